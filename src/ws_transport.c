@@ -1,0 +1,453 @@
+/* ws_transport.c — the WebSocket subscriber: moves bytes from the
+ * connection into the frame codec, and codec events into pings, closes and
+ * (on /pubsub) publishes; implements the hub's subscriber interface by
+ * queueing references to once-encoded frames.
+ *
+ * Two wire formats, each encoded once per message in the hub: "ws" (one
+ * data frame whose payload is the body, text when it is UTF-8) and
+ * "ws-json" (pushgate.v1+json: one text frame with the JSON envelope).
+ *
+ * Invariants: a subscriber over subscriber_buffer_max loses its queued
+ * frames and gets close 1013, then resumes by id; after our close frame
+ * is queued nothing else is queued. */
+#include "ws_transport.h"
+#include "buf.h"
+#include "config.h"
+#include "hub.h"
+#include "log.h"
+#include "message.h"
+#include "publish.h"
+#include "server.h"
+#include "util.h"
+#include "ws_codec.h"
+#include "ws_handshake.h"
+#include "json_read.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define CLIENT_PING_MAX 64
+
+struct pg_ws {
+    struct pg_subscriber sub;      /* first: the hub hands us &sub */
+    struct pg_conn *c;
+    struct pg_ws_parser parser;
+    struct pg_buf msg;             /* client message being assembled */
+    char *pub_channel;             /* /pubsub: the channel, else NULL */
+    uint64_t last_ping_ms;
+    uint64_t rate_window_ms;       /* /pubsub rate limit: current 1 s window */
+    uint32_t rate_count;
+    bool json;
+    bool close_sent;
+    bool msg_overflow;             /* /sub: message too long to be a ping, ignored */
+};
+
+static int fmt_raw, fmt_json;
+
+static void encode_raw(const struct pg_message *m, struct pg_buf *out)
+{
+    uint8_t h[10];
+    size_t hl = pg_ws_frame_header(h, m->binary ? PG_WS_OP_BINARY : PG_WS_OP_TEXT, true, false, m->body_len);
+    pg_buf_reserve(out, hl + m->body_len);
+    pg_buf_add(out, h, hl);
+    pg_buf_add(out, m->body, m->body_len);
+}
+
+/* One text frame holding an already built JSON text. */
+static void frame_text(struct pg_buf *out, const char *json, size_t len)
+{
+    uint8_t h[10];
+    size_t hl = pg_ws_frame_header(h, PG_WS_OP_TEXT, true, false, len);
+    pg_buf_reserve(out, hl + len);
+    pg_buf_add(out, h, hl);
+    pg_buf_add(out, json, len);
+}
+
+static void encode_json(const struct pg_message *m, struct pg_buf *out)
+{
+    struct pg_buf env = {0};
+    pg_message_json_envelope(m, &env);
+    frame_text(out, env.p, env.len);
+    pg_buf_free(&env);
+}
+
+void pg_ws_init(void)
+{
+    fmt_raw = pg_format_register("ws", encode_raw);
+    fmt_json = pg_format_register("ws-json", encode_json);
+}
+
+static struct pg_ws *ws_of(struct pg_subscriber *s)
+{
+    return (struct pg_ws *)s;
+}
+
+/* ---- output ---- */
+
+static void send_json_frame(struct pg_ws *w, const struct pg_buf *json)
+{
+    struct pg_buf f = {0};
+    frame_text(&f, json->p, json->len);
+    size_t n;
+    char *p = pg_buf_steal(&f, &n);
+    pg_conn_send_owned(w->c, p, n);
+}
+
+static void send_control(struct pg_ws *w, int opcode, const void *payload, size_t len)
+{
+    uint8_t f[10 + PG_WS_MAX_CONTROL_PAYLOAD];
+    size_t hl = pg_ws_frame_header(f, opcode, true, false, len);
+    memcpy(f + hl, payload, len);
+    pg_conn_send_copy(w->c, f, hl + len);
+}
+
+static void ws_close(struct pg_ws *w, uint16_t code, const char *reason)
+{
+    if (w->close_sent)
+        return;
+    w->close_sent = true;
+    uint8_t f[PG_WS_CLOSE_FRAME_MAX];
+    size_t n = pg_ws_close_frame(f, code, reason);
+    pg_conn_send_copy(w->c, f, n);
+    pg_conn_close_after_flush(w->c);
+    pg_log_debug("conn %llu: websocket close %u %s", (unsigned long long)w->c->id, code, reason);
+}
+
+static void ws_deliver(struct pg_subscriber *s, struct pg_message *m)
+{
+    struct pg_ws *w = ws_of(s);
+    if (w->close_sent || (w->c->flags & PG_CONN_CLOSING))
+        return;
+    const struct pg_encoding *e = &m->enc[s->fmt];
+    if (w->c->q_bytes + e->len > pg_srv.cfg->subscriber_buffer_max && w->c->q_len) {
+        pg_log_info("conn %llu: slow subscriber over subscriber_buffer_max, disconnecting",
+                    (unsigned long long)w->c->id);
+        pg_conn_drop_queued(w->c);
+        ws_close(w, PG_WS_CLOSE_TRY_AGAIN, "too slow: reconnect and resume");
+        return;
+    }
+    pg_conn_send_msg(w->c, m, e->data, e->len);
+}
+
+static void ws_gap(struct pg_subscriber *s, const char *const *channels, size_t n, const char *cursor)
+{
+    struct pg_ws *w = ws_of(s);
+    if (!w->json || w->close_sent)
+        return;
+    struct pg_buf b = {0};
+    pg_buf_adds(&b, "{\"type\":\"gap\",\"channels\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            pg_buf_adds(&b, ",");
+        pg_buf_json_str(&b, channels[i], strlen(channels[i]));
+    }
+    pg_buf_adds(&b, "],\"id\":");
+    pg_buf_json_str(&b, cursor, strlen(cursor));
+    pg_buf_adds(&b, "}");
+    send_json_frame(w, &b);
+    pg_buf_free(&b);
+}
+
+static void ws_deleted(struct pg_subscriber *s, const char *channel, size_t remaining)
+{
+    struct pg_ws *w = ws_of(s);
+    if (remaining == 0) {
+        ws_close(w, PG_WS_CLOSE_NORMAL, "channel deleted");
+        return;
+    }
+    if (!w->json || w->close_sent)
+        return;
+    struct pg_buf b = {0};
+    pg_buf_adds(&b, "{\"type\":\"deleted\",\"channel\":");
+    pg_buf_json_str(&b, channel, strlen(channel));
+    pg_buf_adds(&b, "}");
+    send_json_frame(w, &b);
+    pg_buf_free(&b);
+}
+
+static void ws_shutdown(struct pg_subscriber *s)
+{
+    ws_close(ws_of(s), PG_WS_CLOSE_GOING_AWAY, "server shutting down");
+}
+
+static const struct pg_subscriber_ops ws_ops = {
+    .name = "websocket",
+    .deliver = ws_deliver,
+    .gap = ws_gap,
+    .deleted = ws_deleted,
+    .shutdown = ws_shutdown,
+};
+
+/* ---- client messages ---- */
+
+static void refuse_client_message(struct pg_ws *w, int code, const char *reason)
+{
+    if (w->json) {
+        struct pg_buf b = {0};
+        pg_buf_addf(&b, "{\"type\":\"error\",\"code\":%d,\"reason\":", code);
+        pg_buf_json_str(&b, reason, strlen(reason));
+        pg_buf_adds(&b, "}");
+        send_json_frame(w, &b);
+        pg_buf_free(&b);
+    } else {
+        ws_close(w, code == 413 ? PG_WS_CLOSE_TOO_BIG : PG_WS_CLOSE_POLICY, reason);
+    }
+}
+
+static bool is_json_ping(const char *p, size_t n)
+{
+    char squeezed[CLIENT_PING_MAX];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < sizeof squeezed - 1; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+            squeezed[k++] = p[i];
+    squeezed[k] = '\0';
+    return strcmp(squeezed, "{\"type\":\"ping\"}") == 0;
+}
+
+static bool rate_ok(struct pg_ws *w)
+{
+    uint64_t limit = pg_srv.cfg->pubsub_rate_limit;
+    if (!limit)
+        return true;
+    uint64_t now = pg_now_ms();
+    if (now - w->rate_window_ms >= 1000) {
+        w->rate_window_ms = now;
+        w->rate_count = 0;
+    }
+    return ++w->rate_count <= limit;
+}
+
+static bool parse_client_json(const char *p, size_t n, char **event, char **data, size_t *data_len,
+                              const char **why);
+
+static void client_publish(struct pg_ws *w, const char *body, size_t len, bool binary)
+{
+    char *event = NULL, *data = NULL;
+    size_t data_len = len;
+    const char *why = NULL;
+    if (!rate_ok(w)) {
+        refuse_client_message(w, 429, "too many messages: over pubsub_rate_limit");
+        return;
+    }
+    if (w->json) {
+        if (binary || !parse_client_json(body, len, &event, &data, &data_len, &why)) {
+            refuse_client_message(w, 400, why ? why : "expected a JSON object {\"event\",\"data\"}");
+            return;
+        }
+        body = data;
+    }
+    struct pg_publish_req req = {
+        .channels = w->pub_channel, .channels_len = strlen(w->pub_channel),
+        .event = event, .event_len = event ? strlen(event) : 0,
+        .body = body, .body_len = data_len, .origin = PG_PUB_ORIGIN_CLIENT,
+    };
+    char *reply = NULL;
+    int status = pg_publish(&req, &reply);
+    if (status >= 300) {
+        /* reply is {"error":"..."}: pass its sentence on */
+        const char *q = strstr(reply, ":\"");
+        char reason[120];
+        snprintf(reason, sizeof reason, "%s", q ? q + 2 : "refused");
+        char *end = strrchr(reason, '"');
+        if (end)
+            *end = '\0';
+        refuse_client_message(w, status, reason);
+    }
+    free(reply);
+    free(event);
+    free(data);
+}
+
+static void on_message_end(struct pg_ws *w, int opcode)
+{
+    if (w->pub_channel) {
+        client_publish(w, w->msg.p ? w->msg.p : "", w->msg.len, opcode == PG_WS_OP_BINARY);
+    } else if (w->json && opcode == PG_WS_OP_TEXT && !w->msg_overflow &&
+               is_json_ping(w->msg.p ? w->msg.p : "", w->msg.len)) {
+        struct pg_buf b = {0};
+        pg_buf_adds(&b, "{\"type\":\"pong\"}");
+        send_json_frame(w, &b);
+        pg_buf_free(&b);
+    }
+    pg_buf_free(&w->msg);
+    w->msg_overflow = false;
+}
+
+static void on_data_chunk(struct pg_ws *w, const uint8_t *p, size_t n)
+{
+    if (!w->pub_channel && w->msg.len + n > CLIENT_PING_MAX) {
+        w->msg_overflow = true;   /* not a ping: /sub ignores data frames */
+        return;
+    }
+    pg_buf_add(&w->msg, p, n);
+}
+
+static size_t ws_on_data(struct pg_conn *c, uint8_t *data, size_t len)
+{
+    struct pg_ws *w = c->proto;
+    struct pg_ws_limits lim = {
+        .max_message_size = pg_srv.cfg->max_message_size,
+        .deflate = false,
+        .validate_utf8 = true,
+    };
+    size_t used = 0;
+    while (used < len && !(c->flags & (PG_CONN_CLOSING | PG_CONN_LINGER))) {
+        struct pg_ws_event ev;
+        size_t n = pg_ws_parse(&w->parser, data + used, len - used, &lim, &ev);
+        used += n;
+        switch (ev.type) {
+        case PG_WS_EV_NEED_MORE:
+            return used;
+        case PG_WS_EV_DATA:
+            on_data_chunk(w, ev.data, ev.len);
+            break;
+        case PG_WS_EV_MESSAGE_END:
+            on_message_end(w, ev.opcode);
+            break;
+        case PG_WS_EV_PING:
+            if (!w->close_sent)
+                send_control(w, PG_WS_OP_PONG, ev.data, ev.len);
+            break;
+        case PG_WS_EV_PONG:
+            break;
+        case PG_WS_EV_CLOSE:
+            if (w->close_sent) {
+                pg_conn_close(c);       /* the answer to our close */
+                return len;
+            }
+            ws_close(w, ev.close_code == PG_WS_CLOSE_NO_STATUS ? 0 : ev.close_code, "");
+            return len;
+        case PG_WS_EV_ERROR:
+            pg_log_info("conn %llu: websocket protocol error: %s", (unsigned long long)c->id, ev.why);
+            pg_conn_drop_queued(c);
+            ws_close(w, ev.close_code, ev.why);
+            return len;
+        }
+        if (n == 0)
+            break;
+    }
+    return used;
+}
+
+static void ws_on_tick(struct pg_conn *c, uint64_t now)
+{
+    struct pg_ws *w = c->proto;
+    const struct pg_config *cfg = pg_srv.cfg;
+    if (w->close_sent)
+        return;
+    if (now - c->last_read_ms >= cfg->idle_timeout_ms) {
+        ws_close(w, PG_WS_CLOSE_GOING_AWAY, "idle timeout");
+        return;
+    }
+    if (now - w->last_ping_ms >= cfg->ping_interval_ms) {
+        w->last_ping_ms = now;
+        send_control(w, PG_WS_OP_PING, NULL, 0);
+        if (w->json) {
+            static const struct pg_buf ping = {.p = "{\"type\":\"ping\"}", .len = 15};
+            send_json_frame(w, &ping);
+        }
+    }
+}
+
+static void ws_on_eof(struct pg_conn *c)
+{
+    pg_conn_close(c);
+}
+
+static void ws_on_free(struct pg_conn *c)
+{
+    struct pg_ws *w = c->proto;
+    pg_hub_unsubscribe(&w->sub);
+    pg_buf_free(&w->msg);
+    free(w->pub_channel);
+    free(w);
+    c->proto = NULL;
+}
+
+static const struct pg_conn_handler ws_handler = {
+    .name = "websocket",
+    .on_data = ws_on_data,
+    .on_tick = ws_on_tick,
+    .on_eof = ws_on_eof,
+    .on_free = ws_on_free,
+};
+
+void pg_ws_accept(struct pg_request *r, const struct pg_sub_target *t)
+{
+    struct pg_ws_handshake hs;
+    pg_ws_handshake_check(r->head, false, &hs);
+    if (hs.status != 101) {
+        size_t len;
+        struct pg_buf b = {0};
+        pg_buf_adds(&b, "{\"error\":");
+        pg_buf_json_str(&b, hs.why, strlen(hs.why));
+        pg_buf_adds(&b, "}\n");
+        char *body = pg_buf_steal(&b, &len);
+        pg_http_respond(r->c, false, hs.status, "application/json",
+                        pg_ws_handshake_error_headers(&hs), body, len);
+        free(body);
+        return;
+    }
+    char cursor[64];
+    ssize_t cl = pg_req_query(r, "last_event_id", cursor, sizeof cursor);
+    if (cl == -2) {
+        pg_req_error(r, 400, "malformed last_event_id");
+        return;
+    }
+    if (cl >= 0 && !hs.json) {
+        pg_req_error(r, 400, "resuming with last_event_id needs the pushgate.v1+json subprotocol "
+                             "(a raw subscriber gets payloads only)");
+        return;
+    }
+    struct pg_conn *c = r->c;
+    struct pg_ws *w = pg_xcalloc(1, sizeof *w);
+    w->c = c;
+    w->json = hs.json;
+    w->sub.ops = &ws_ops;
+    w->sub.fmt = (uint8_t)(hs.json ? fmt_json : fmt_raw);
+    w->last_ping_ms = pg_now_ms();
+    pg_ws_parser_init(&w->parser);
+    if (t->pubsub)
+        w->pub_channel = pg_xstrndup(t->names[0], t->lens[0]);
+
+    char head[512];
+    int hl = pg_ws_handshake_response(&hs, NULL, head, sizeof head);
+    pg_conn_send_copy(c, head, (size_t)hl);
+    c->h = &ws_handler;
+    c->proto = w;
+    const char *why = NULL;
+    if (pg_hub_subscribe(&w->sub, t->names, t->lens, t->n, cl >= 0 ? cursor : NULL,
+                         cl >= 0 ? (size_t)cl : 0, &why) < 0) {
+        ws_close(w, cl >= 0 ? PG_WS_CLOSE_POLICY : PG_WS_CLOSE_TRY_AGAIN, why);
+        return;
+    }
+    char peer[64];
+    pg_log_debug("conn %llu: websocket %s from %s, %zu channel(s)%s", (unsigned long long)c->id,
+                 t->pubsub ? "pubsub" : "subscriber", pg_conn_peer(c, peer, sizeof peer), t->n,
+                 hs.json ? ", " PG_WS_SUBPROTOCOL_JSON : "");
+}
+
+/* A v1+json client message: {"event": name or null (optional), "data": string}. */
+static bool parse_client_json(const char *p, size_t n, char **event, char **data, size_t *data_len,
+                              const char **why)
+{
+    struct pg_json *root = NULL;
+    if (pg_json_parse(p, n, pg_srv.cfg->max_message_size + 64, 8, &root, why) != PG_JSON_OK)
+        return false;
+    bool ok = false;
+    const struct pg_json *ev = pg_json_get(root, "event");
+    const struct pg_json *d = pg_json_get(root, "data");
+    if (root->type != PG_JSON_OBJECT || !d || d->type != PG_JSON_STRING)
+        *why = "expected a JSON object with a string \"data\"";
+    else if (ev && ev->type != PG_JSON_STRING && ev->type != PG_JSON_NULL)
+        *why = "\"event\" must be a string or null";
+    else {
+        *data = pg_xstrndup(d->str, d->len);
+        *data_len = d->len;
+        *event = ev && ev->type == PG_JSON_STRING ? pg_xstrndup(ev->str, ev->len) : NULL;
+        ok = true;
+    }
+    pg_json_free(root);
+    return ok;
+}

@@ -273,6 +273,10 @@ static void replay(struct pg_subscriber *s, uint64_t after, bool other_epoch,
     for (size_t i = 0; i < s->n_links; i++)
         got += pg_store_since(s->links[i].chan, after, all + got, total - got);
     qsort(all, got, sizeof *all, cmp_seq);
+    /* Hold a reference over encoding and delivery: encoding grows the
+     * history's size, and the memory cap may evict some of these meanwhile. */
+    for (size_t i = 0; i < got; i++)
+        pg_message_ref(all[i]);
     for (size_t i = 0; i < got; i++) {
         struct pg_message *m = all[i];
         if (!m->enc[s->fmt].data) {
@@ -280,14 +284,8 @@ static void replay(struct pg_subscriber *s, uint64_t after, bool other_epoch,
             pg_message_encode(m, s->fmt);
             pg_store_account(m, m->mem - before);
         }
-    }
-    /* The memory cap may have evicted some of them while encoding: hold a
-     * reference over delivery so none is freed under us. */
-    for (size_t i = 0; i < got; i++)
-        pg_message_ref(all[i]);
-    for (size_t i = 0; i < got; i++) {
-        s->ops->deliver(s, all[i]);
-        pg_message_unref(all[i]);
+        s->ops->deliver(s, m);
+        pg_message_unref(m);
     }
     free(all);
 }
@@ -325,8 +323,10 @@ int pg_hub_subscribe(struct pg_subscriber *s, const char *const *names, const si
         hub.subscriptions++;
     }
     s->subscribed = true;
-    if (cursor)
-        replay(s, after, strcmp(epoch, hub.epoch) != 0, cursor, cursor_len);
+    if (cursor) {
+        bool other_epoch = strcmp(epoch, hub.epoch) != 0;
+        replay(s, other_epoch ? 0 : after, other_epoch, cursor, cursor_len);
+    }
     return 0;
 }
 

@@ -261,14 +261,15 @@ static void client_publish(struct pg_ws *w, const char *body, size_t len, bool b
 
 static void on_message_end(struct pg_ws *w, int opcode)
 {
-    if (w->pub_channel) {
-        client_publish(w, w->msg.p ? w->msg.p : "", w->msg.len, opcode == PG_WS_OP_BINARY);
-    } else if (w->json && opcode == PG_WS_OP_TEXT && !w->msg_overflow &&
-               is_json_ping(w->msg.p ? w->msg.p : "", w->msg.len)) {
-        struct pg_buf b = {0};
-        pg_buf_adds(&b, "{\"type\":\"pong\"}");
-        send_json_frame(w, &b);
-        pg_buf_free(&b);
+    const char *body = w->msg.p ? w->msg.p : "";
+    if (w->json && opcode == PG_WS_OP_TEXT && !w->msg_overflow && is_json_ping(body, w->msg.len)) {
+        static const struct pg_buf pong = {.p = "{\"type\":\"pong\"}", .len = 15};
+        send_json_frame(w, &pong);
+    } else if (w->pub_channel) {
+        client_publish(w, body, w->msg.len, opcode == PG_WS_OP_BINARY);
+    } else if (w->json) {
+        /* /sub does not publish: say so rather than dropping it silently */
+        refuse_client_message(w, 403, "this is a subscribe-only connection: publish on /pubsub/<channel>");
     }
     pg_buf_free(&w->msg);
     w->msg_overflow = false;
@@ -292,7 +293,9 @@ static size_t ws_on_data(struct pg_conn *c, uint8_t *data, size_t len)
         .validate_utf8 = true,
     };
     size_t used = 0;
-    while (used < len && !(c->flags & (PG_CONN_CLOSING | PG_CONN_LINGER))) {
+    /* loop until the codec needs more bytes: events such as MESSAGE_END
+     * may consume nothing, and may follow the last byte */
+    while (!(c->flags & (PG_CONN_CLOSING | PG_CONN_LINGER))) {
         struct pg_ws_event ev;
         size_t n = pg_ws_parse(&w->parser, data + used, len - used, &lim, &ev);
         used += n;
@@ -324,10 +327,8 @@ static size_t ws_on_data(struct pg_conn *c, uint8_t *data, size_t len)
             ws_close(w, ev.close_code, ev.why);
             return len;
         }
-        if (n == 0)
-            break;
     }
-    return used;
+    return len;
 }
 
 static void ws_on_tick(struct pg_conn *c, uint64_t now)

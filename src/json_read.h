@@ -8,9 +8,11 @@
  * \uXXXX escapes must pair surrogates correctly. Duplicate keys in any object
  * are refused (RFC 7515 §4 / RFC 7519 §4 ask for that of JWT parsers).
  *
- * Limits: the caller gives a maximum input size and nesting depth; the
- * duplicate-key check is quadratic per object, which is fine for the few KiB
- * this reader is meant for and why the size limit is not optional.
+ * Limits: the caller gives a maximum input size and nesting depth. Time is
+ * O(n log n) in the input (the duplicate-key check sorts each object's
+ * names); memory is one ~64-byte node per value plus the decoded strings,
+ * so a hostile "[0,0,0,...]" costs ~40 bytes of heap per input byte until
+ * pg_json_free. Pick max_bytes with that in mind.
  *
  * Ownership: pg_json_parse returns a tree the caller frees with
  * pg_json_free. Strings are decoded, NUL-terminated copies; they may contain

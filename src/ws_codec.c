@@ -21,9 +21,10 @@
  * length is checked against the message limit before any payload arrives
  * (a 2^63-byte frame fails at once).
  *
- * Invariants: msg_opcode != 0 exactly while a data message is open;
- * remaining > 0 only in PH_PAYLOAD; after an error every call answers the
- * same error and consumes nothing.
+ * Invariants: msg_opcode != 0 exactly while a data message is open, and
+ * msg_len <= max_message_size then; remaining, mask and mask_off describe
+ * the current frame only in PH_PAYLOAD; after an error every call answers
+ * the same error and consumes nothing.
  *
  * Deliberate departures: a non-minimal length encoding (126 with a 16-bit
  * length < 126, 127 with a 64-bit length < 65536) is accepted, as browsers
@@ -34,7 +35,6 @@
 
 #include "utf8.h"
 
-#include <assert.h>
 #include <string.h>
 
 _Static_assert(sizeof(struct pg_ws_parser) <= 40, "pg_ws_parser must stay small: one per connection");
@@ -326,12 +326,15 @@ size_t pg_ws_parse(struct pg_ws_parser *p, uint8_t *buf, size_t len,
                    const struct pg_ws_limits *lim, struct pg_ws_event *ev)
 {
     static const struct pg_ws_limits defaults = {0, false, true};
+    static uint8_t no_bytes[1];
     size_t used = 0, n;
 
     memset(ev, 0, sizeof(*ev));
     ev->type = PG_WS_EV_NEED_MORE;
     if (!lim)
         lim = &defaults;
+    if (!buf) /* (NULL, 0): no pointer arithmetic on NULL below */
+        buf = no_bytes, len = 0;
     for (;;) {
         switch (p->phase) {
         case PH_HEADER:

@@ -2,6 +2,10 @@
  * checks, Sec-WebSocket-Accept, subprotocol and permessage-deflate
  * negotiation, and the 101 response head. A codec: no I/O, no allocation.
  *
+ * Invariants: pg_ws_handshake_check writes all of *hs on every path; accept
+ * is set only with status 101; nothing in *hs points into the request, so
+ * the caller may drain the request head right after the check.
+ *
  * Why this is ours: libevent 2.1.12's evhttp cannot hand a connection over
  * after a 101, so pushgated parses request heads itself (http_parse.c) and
  * upgrades here; wslay has no handshake code.
@@ -28,6 +32,7 @@
 #include "http_parse.h"
 #include "util.h"
 
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 
@@ -188,42 +193,44 @@ static size_t scan_token(struct ext_scan *s, const char **tok)
     return (size_t)(s->p - *tok);
 }
 
-/* A quoted-string unescaped into buf[0..cap); returns its length or -1
- * (unterminated, control character, or longer than cap: no valid value is). */
+/* A quoted-string whose unescaped content must be a token (RFC 6455 §9.1);
+ * its first cap characters are copied to buf. Returns the content's length
+ * (possibly > cap) or -1 when unterminated or not a token. */
 static int scan_quoted(struct ext_scan *s, char *buf, size_t cap)
 {
     size_t n = 0;
 
     for (s->p++; s->p < s->end; s->p++) {
-        unsigned char c = (unsigned char)*s->p;
-        if (c == '"') {
+        if (*s->p == '"') {
             s->p++;
-            return (int)n;
+            return n > INT_MAX ? -1 : (int)n;
         }
-        if (c == '\\' && ++s->p == s->end)
+        if (*s->p == '\\' && ++s->p == s->end)
             return -1;
-        c = (unsigned char)*s->p;
-        if ((c < 0x20 && c != '\t') || c == 0x7F || n == cap)
+        if (!is_tchar((unsigned char)*s->p))
             return -1;
-        buf[n++] = (char)c;
+        if (n < cap)
+            buf[n] = *s->p;
+        n++;
     }
     return -1;
 }
 
-/* Parameter value after '=': a token or a quoted string that unquotes to a
- * token (RFC 6455 §9.1). Sets *val (in s or in buf); returns its length or -1. */
+/* Parameter value after '=': a token, or a quoted string that unquotes to a
+ * token. Sets *val (into s, or buf for a quoted one) and returns its length
+ * (a quoted one cut to cap: no valid value is that long), or -1. */
 static int scan_value(struct ext_scan *s, char *buf, size_t cap, const char **val)
 {
-    int n;
+    size_t n;
+    int q;
 
-    if (!peek(s, '"'))
-        return (n = (int)scan_token(s, val)) > 0 ? n : -1;
-    n = scan_quoted(s, buf, cap);
-    for (int i = 0; i < n; i++)
-        if (!is_tchar((unsigned char)buf[i]))
-            return -1;
+    if (!peek(s, '"')) {
+        n = scan_token(s, val);
+        return n > 0 && n <= INT_MAX ? (int)n : -1;
+    }
+    q = scan_quoted(s, buf, cap);
     *val = buf;
-    return n > 0 ? n : -1;
+    return q > 0 ? (int)PG_MIN((size_t)q, cap) : -1;
 }
 
 /* One offer: name then parameters, up to (not including) ',' or the end.
@@ -308,6 +315,12 @@ static bool offers_json(const struct pg_http_request *req)
     return false;
 }
 
+static int refuse(const char **why, const char *reason, int status)
+{
+    *why = reason;
+    return status;
+}
+
 /* The request checks in RFC 6455 §4.2.1 order; returns the status (101 when
  * all pass, *why NULL) and fills hs->accept. */
 static int check_request(const struct pg_http_request *req, struct pg_ws_handshake *hs,
@@ -316,24 +329,24 @@ static int check_request(const struct pg_http_request *req, struct pg_ws_handsha
     const struct pg_http_header *ver, *key;
 
     if (!pg_view_eq(req->method, req->method_len, "GET"))
-        return *why = "WebSocket upgrade needs GET", 405;
+        return refuse(why, "WebSocket upgrade needs GET", 405);
     if (req->minor_version < 1)
-        return *why = "WebSocket upgrade needs HTTP/1.1", 400;
+        return refuse(why, "WebSocket upgrade needs HTTP/1.1", 400);
     if (!any_header_has_token(req, "Upgrade", "websocket"))
-        return *why = "missing Upgrade: websocket", 400;
+        return refuse(why, "missing Upgrade: websocket", 400);
     if (!any_header_has_token(req, "Connection", "Upgrade"))
-        return *why = "missing Connection: Upgrade", 400;
+        return refuse(why, "missing Connection: Upgrade", 400);
     ver = pg_http_header_find(req, "Sec-WebSocket-Version");
     if (!ver || header_count(req, "Sec-WebSocket-Version") != 1 ||
         !pg_view_eq(ver->value, ver->value_len, "13"))
-        return *why = "Sec-WebSocket-Version must be 13", 426;
+        return refuse(why, "Sec-WebSocket-Version must be 13", 426);
     key = pg_http_header_find(req, "Sec-WebSocket-Key");
     if (!key)
-        return *why = "missing Sec-WebSocket-Key", 400;
+        return refuse(why, "missing Sec-WebSocket-Key", 400);
     if (header_count(req, "Sec-WebSocket-Key") != 1 || !key_valid(key->value, key->value_len))
-        return *why = "bad Sec-WebSocket-Key", 400;
+        return refuse(why, "bad Sec-WebSocket-Key", 400);
     if (!make_accept(key->value, key->value_len, hs->accept))
-        return *why = "cannot compute Sec-WebSocket-Accept", 400;
+        return refuse(why, "cannot compute Sec-WebSocket-Accept", 400);
     *why = NULL;
     return 101;
 }

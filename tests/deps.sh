@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 build="autoconf automake libtool pkg-config gcc make libc6-dev libevent-dev libssl-dev
 libfcgi-dev libfcgi-bin zlib1g-dev libhiredis-dev"
-tests="python3 python3-websockets curl valgrind clang libclang-rt-14-dev redis-server
+tests="python3 python3-websockets php-cli curl valgrind clang libclang-rt-14-dev redis-server
 chromium openssl procps psmisc iproute2"
 extra=""
 [ -f "$here/bridge/packages.txt" ] && extra=$(grep -v '^#' "$here/bridge/packages.txt" || true)

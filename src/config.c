@@ -22,6 +22,12 @@
  * in the file; publish_socket_group is restart-only too (the group is applied
  * when the socket is bound); history_journal with a redis store is an error
  * (the journal sits under the memory store only).
+ *
+ * Size: past the ~600-line guide on purpose: the table and everything that
+ * walks it (loader, checks across keys, dump, diff) share its static types;
+ * the value codec already lives in config_parse.c. Next seam, if it grows:
+ * the output half (write_key and below) into config_dump.c behind a private
+ * header declaring `keys`.
  */
 #include "config.h"
 #include "log.h"
@@ -310,7 +316,7 @@ struct loader {
     size_t errlen;
 };
 
-/* Up to 60 bytes of s with control characters shown as '?', for errors. */
+/* s for an error line: at most cap - 4 bytes, then "...", control bytes as '?'. */
 static const char *shown(const char *s, char *buf, size_t cap)
 {
     size_t n = 0, lim = cap > 4 ? cap - 4 : 0;
@@ -339,6 +345,14 @@ static int fail_value(struct loader *ld, const char *where, const struct key *k,
 {
     char b[64];
     return fail(ld, where, "%s: '%s' %s", k->name, shown(v, b, sizeof b), what);
+}
+
+/* A check's reason: "key: 'value': why". */
+static int fail_check(struct loader *ld, const char *where, const struct key *k, const char *v,
+                      const char *why)
+{
+    char b[64];
+    return fail(ld, where, "%s: '%s': %s", k->name, shown(v, b, sizeof b), why);
 }
 
 static void note_where(struct loader *ld, size_t ki, const char *where)
@@ -400,7 +414,7 @@ static int set_scalar(struct loader *ld, const struct key *k, const char *v, con
         break;
     }
     if (k->check && (why = k->check(v)) != NULL)
-        return fail_value(ld, where, k, v, why);
+        return fail_check(ld, where, k, v, why);
     if ((k->flags & F_OFF) && strcmp(v, "off") == 0)
         v = "";
     field_clear(ld->c, k);
@@ -414,7 +428,7 @@ static int add_list(struct loader *ld, size_t ki, char *const *w, size_t n, cons
     const char *why;
     for (size_t i = 0; i < n; i++) {
         if (k->check && (why = k->check(w[i])) != NULL)
-            return fail_value(ld, where, k, w[i], why);
+            return fail_check(ld, where, k, w[i], why);
         pg_strlist_push(FIELD(ld->c, k, struct pg_strlist), w[i]);
         pg_strlist_push(&ld->item_where[ki], where);
     }
@@ -836,6 +850,8 @@ void pg_config_help(FILE *f)
         fprintf(f, "  %-40s %s", opt, k->doc);
         if (*k->def)
             fprintf(f, " (default: %s)", k->def);
+        if (k->flags & F_RESTART)
+            fputs(" [restart]", f);
         fputc('\n', f);
     }
 }

@@ -8,13 +8,18 @@
  * with two inline slots costs none for the common one-message case and
  * lets several pending messages leave in one writev. */
 #include "conn.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "message.h"
+#include "tls.h"
 #include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -69,6 +74,8 @@ struct pg_conn *pg_conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    if (flags & PG_CONN_TLS)
+        c->ssl = pg_tls_new(fd);
     c->next = cl.all;
     if (cl.all)
         cl.all->prev = c;
@@ -76,11 +83,72 @@ struct pg_conn *pg_conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
     cl.count++;
     event_assign(&c->ev, cl.base, fd, EV_READ | EV_PERSIST, conn_event, c);
     event_add(&c->ev, NULL);
+    if ((flags & PG_CONN_TLS) && !c->ssl)
+        pg_conn_close(c);
     return c;
+}
+
+/* ---- socket I/O, plain or TLS ---- */
+
+#define TLS_STAGE 16384
+
+/* writev, or one SSL_write of the first bytes of iov (OpenSSL has no
+ * gather write). A retried SSL_write repeats the same length, as OpenSSL
+ * requires; ACCEPT_MOVING_WRITE_BUFFER allows the bytes to move. */
+static ssize_t conn_send(struct pg_conn *c, const struct iovec *iov, int n)
+{
+    if (!c->ssl)
+        return writev(c->fd, iov, n);
+    static char stage[TLS_STAGE];
+    size_t want = c->tls_retry_len ? c->tls_retry_len : sizeof stage, len = 0;
+    for (int i = 0; i < n && len < want; i++) {
+        size_t k = PG_MIN(iov[i].iov_len, want - len);
+        memcpy(stage + len, iov[i].iov_base, k);
+        len += k;
+    }
+    ERR_clear_error();
+    int r = SSL_write(c->ssl, stage, (int)len);
+    if (r > 0) {
+        c->tls_retry_len = 0;
+        return r;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+        c->tls_retry_len = (uint32_t)len;
+        errno = EAGAIN;
+        return -1;
+    }
+    errno = EPIPE;
+    return -1;
+}
+
+static ssize_t conn_recv(struct pg_conn *c, void *buf, size_t len)
+{
+    if (!c->ssl)
+        return read(c->fd, buf, len);
+    ERR_clear_error();
+    int r = SSL_read(c->ssl, buf, (int)PG_MIN(len, INT32_MAX));
+    if (r > 0)
+        return r;
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    default:
+        pg_log_debug("conn %llu: TLS error: %s", (unsigned long long)c->id,
+                     ERR_reason_error_string(ERR_peek_error()) ? ERR_reason_error_string(ERR_peek_error()) : "closed");
+        errno = ECONNRESET;
+        return -1;
+    }
 }
 
 const char *pg_conn_peer(const struct pg_conn *c, char *buf, size_t buflen)
 {
+    if (c->fwd_family)
+        return inet_ntop(c->fwd_family, c->fwd_addr, buf, (socklen_t)buflen);
     if (c->family == AF_INET)
         return inet_ntop(AF_INET, c->addr, buf, (socklen_t)buflen);
     if (c->family == AF_INET6)
@@ -207,7 +275,7 @@ static int conn_write(struct pg_conn *c)
             iov[n].iov_base = (void *)(k->data + off);
             iov[n].iov_len = k->len - off;
         }
-        ssize_t w = writev(c->fd, iov, n);
+        ssize_t w = conn_send(c, iov, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -244,6 +312,8 @@ static int conn_write(struct pg_conn *c)
         c->flags &= (uint16_t)~PG_CONN_CLOSE_AFTER;
         c->flags |= PG_CONN_LINGER;
         c->deadline_ms = pg_now_ms() + LINGER_MS;
+        if (c->ssl)
+            SSL_shutdown(c->ssl);
         shutdown(c->fd, SHUT_WR);
     } else if (c->h->on_drain) {
         c->h->on_drain(c);
@@ -275,7 +345,12 @@ static void conn_free(struct pg_conn *c)
     if (c->h->on_free)
         c->h->on_free(c);
     event_del(&c->ev);
+    if (c->ssl)
+        SSL_free(c->ssl);
     close(c->fd);
+    pg_limits_release(c->family, c->addr, true);
+    if (c->fwd_family)
+        pg_limits_release(c->fwd_family, c->fwd_addr, false);
     while (c->q_len)
         queue_pop(c);
     queue_shrink(c);
@@ -376,7 +451,7 @@ static void conn_read(struct pg_conn *c)
             dst = cl.rbuf;
             room = sizeof cl.rbuf;
         }
-        r = read(c->fd, dst, room);
+        r = conn_recv(c, dst, room);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -402,7 +477,7 @@ static void conn_read(struct pg_conn *c)
         } else {
             process_input(c, dst, (size_t)r);
         }
-        if ((c->flags & PG_CONN_CLOSING) || (size_t)r < room)
+        if ((c->flags & PG_CONN_CLOSING) || ((size_t)r < room && !(c->ssl && SSL_pending(c->ssl))))
             return;
     }
 }

@@ -57,6 +57,7 @@ enum {
     PG_CONN_LINGER = 1 << 4,       /* write side shut: drain input until EOF */
     PG_CONN_PUBLISH = 1 << 5,      /* accepted on a publish listener */
     PG_CONN_HTTP_MID = 1 << 6,     /* part of an HTTP request has arrived */
+    PG_CONN_TLS = 1 << 7,          /* accepted on a tls: listener */
 };
 
 struct pg_conn {
@@ -76,10 +77,14 @@ struct pg_conn {
     uint64_t created_ms;
     uint64_t last_read_ms;
     uint64_t deadline_ms;          /* handler-defined (header timeout, linger) */
+    struct ssl_st *ssl;            /* TLS session, NULL on plain sockets */
+    uint32_t tls_retry_len;        /* length of an SSL_write to repeat, 0 when none */
     int fd;
     uint16_t flags;
     uint8_t family;                /* AF_INET, AF_INET6, AF_UNIX */
-    uint8_t addr[16];              /* peer address (for limits and logs) */
+    uint8_t addr[16];              /* socket peer address (limits, trusted proxies) */
+    uint8_t fwd_family;            /* 0, or the X-Forwarded-For client of a trusted proxy */
+    uint8_t fwd_addr[16];
 };
 
 /* Global state of the connection layer. */

@@ -8,11 +8,13 @@
 #include "http.h"
 #include "buf.h"
 #include "config.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "router.h"
 #include "server.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -157,6 +159,42 @@ static ssize_t chunked_body(struct pg_conn *c, const char *raw, size_t raw_len, 
     return (ssize_t)(raw_len - (size_t)rest);
 }
 
+/* A trusted proxy's X-Forwarded-For names the real client: its rightmost
+ * address becomes the connection's client for per-address limits and logs.
+ * Returns false when that client is over its limit. */
+static bool use_forwarded_for(struct pg_conn *c, const struct pg_http_request *req)
+{
+    if (c->flags & PG_CONN_PUBLISH)
+        return true;
+    if (!pg_limits_trusted_proxy(c->family, c->addr))
+        return true;
+    const struct pg_http_header *h = pg_http_header_find(req, "X-Forwarded-For");
+    if (!h || !h->value_len)
+        return true;
+    const char *v = h->value, *end = h->value + h->value_len, *start = end;
+    while (start > v && start[-1] != ',')
+        start--;
+    while (start < end && (*start == ' ' || *start == '\t'))
+        start++;
+    char ip[64];
+    size_t n = (size_t)(end - start);
+    while (n && (start[n - 1] == ' ' || start[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n >= sizeof ip)
+        return true;
+    memcpy(ip, start, n);
+    ip[n] = '\0';
+    uint8_t addr[16];
+    int family = strchr(ip, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(family, ip, addr) != 1)
+        return true;
+    if (!pg_limits_acquire(family, addr, false))
+        return false;
+    c->fwd_family = (uint8_t)family;
+    memcpy(c->fwd_addr, addr, family == AF_INET ? 4 : 16);
+    return true;
+}
+
 static size_t http_on_data(struct pg_conn *c, uint8_t *data, size_t len)
 {
     const struct pg_config *cfg = pg_srv.cfg;
@@ -171,17 +209,24 @@ static size_t http_on_data(struct pg_conn *c, uint8_t *data, size_t len)
     int hl = pg_http_parse_request((const char *)data, len, &req, &why);
     if (hl == PG_HTTP_INCOMPLETE) {
         if (len > cfg->max_header_size) {
+            pg_limits_count(PG_REFUSE_HEADER_SIZE);
             pg_http_error(c, false, 431, "request head larger than max_header_size");
             return len;
         }
         return 0;
     }
     if (hl == PG_HTTP_ERR) {
+        pg_limits_count(PG_REFUSE_BAD_REQUEST);
         pg_http_error(c, false, 400, why ? why : "malformed request");
         return len;
     }
     if ((size_t)hl > cfg->max_header_size) {
+        pg_limits_count(PG_REFUSE_HEADER_SIZE);
         pg_http_error(c, false, 431, "request head larger than max_header_size");
+        return len;
+    }
+    if (!c->fwd_family && !use_forwarded_for(c, &req)) {
+        pg_http_error(c, false, 429, "too many connections from this address");
         return len;
     }
     char *chunked = NULL;
@@ -189,6 +234,7 @@ static size_t http_on_data(struct pg_conn *c, uint8_t *data, size_t len)
     size_t body_len = 0, used = (size_t)hl;
     if (req.content_length > 0) {
         if ((uint64_t)req.content_length > cfg->max_message_size) {
+            pg_limits_count(PG_REFUSE_MESSAGE_SIZE);
             pg_http_error(c, false, 413, "the message is larger than max_message_size");
             return len;
         }
@@ -226,6 +272,7 @@ static size_t http_on_data(struct pg_conn *c, uint8_t *data, size_t len)
         .body = body, .body_len = body_len,
         .keep_alive = req.keep_alive && !pg_srv.stopping,
         .head_only = pg_view_eq(req.method, req.method_len, "HEAD"),
+        .raw = (const char *)data, .raw_len = used,
     };
     pg_route(&r);
     free(path);
@@ -239,6 +286,7 @@ static void http_on_tick(struct pg_conn *c, uint64_t now)
         return;
     if (c->flags & PG_CONN_HTTP_MID) {
         if (now >= c->deadline_ms) {
+            pg_limits_count(PG_REFUSE_HEADER_TIMEOUT);
             pg_http_error(c, false, 408, "the request did not arrive within header_timeout");
             c->flags &= (uint16_t)~PG_CONN_HTTP_MID;
         }
@@ -264,6 +312,24 @@ const struct pg_conn_handler pg_http_handler = {
     .on_drain = http_on_drain,
 };
 
+/* Feeds in[0..n) to the HTTP reader as fresh input; keeps what it leaves. */
+static void feed(struct pg_conn *c, uint8_t *in, size_t n)
+{
+    size_t used = 0;
+    while (used < n && !(c->flags & PG_CONN_CLOSING)) {
+        const struct pg_conn_handler *h = c->h;
+        size_t u = h->on_data(c, in + used, n - used);
+        used += u;
+        if (!u && h == c->h)
+            break;
+    }
+    if (used < n && !(c->flags & PG_CONN_CLOSING)) {
+        c->in = pg_xmalloc(n - used);
+        memcpy(c->in, in + used, n - used);
+        c->in_len = c->in_cap = (uint32_t)(n - used);
+    }
+}
+
 void pg_http_resume(struct pg_conn *c)
 {
     c->h = &pg_http_handler;
@@ -275,18 +341,25 @@ void pg_http_resume(struct pg_conn *c)
         uint32_t n = c->in_len;
         c->in = NULL;
         c->in_len = c->in_cap = 0;
-        size_t used = 0;
-        while (used < n && !(c->flags & PG_CONN_CLOSING) && c->h == &pg_http_handler) {
-            size_t u = http_on_data(c, in + used, n - used);
-            if (!u)
-                break;
-            used += u;
-        }
-        if (used < n && !(c->flags & PG_CONN_CLOSING)) {
-            c->in = pg_xmalloc(n - used);
-            memcpy(c->in, in + used, n - used);
-            c->in_len = c->in_cap = n - used;
-        }
+        feed(c, in, n);
         free(in);
     }
+}
+
+void pg_http_replay(struct pg_conn *c, char *raw, size_t len)
+{
+    c->h = &pg_http_handler;
+    c->proto = NULL;
+    c->deadline_ms = 0;
+    size_t n = len + c->in_len;
+    uint8_t *all = pg_xmalloc(n ? n : 1);
+    memcpy(all, raw, len);
+    if (c->in_len)
+        memcpy(all + len, c->in, c->in_len);
+    free(raw);
+    free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
+    feed(c, all, n);
+    free(all);
 }

@@ -20,6 +20,8 @@ struct pg_request {
     size_t body_len;
     bool keep_alive;
     bool head_only;                      /* HEAD: no body in the reply */
+    const char *raw;                     /* the whole request as received (head and */
+    size_t raw_len;                      /* raw body), for pg_http_replay */
 };
 
 extern const struct pg_conn_handler pg_http_handler;
@@ -39,5 +41,10 @@ const char *pg_http_reason(int status);
 ssize_t pg_req_query(const struct pg_request *r, const char *key, char *out, size_t outcap);
 /* Returns the connection to HTTP request reading (after a held reply). */
 void pg_http_resume(struct pg_conn *c);
+/* Returns the connection to HTTP and processes raw[0..len) (a request saved
+ * from r->raw, taken over: freed here) as if it had just arrived, before any
+ * input buffered meanwhile. Used to re-dispatch a request after an
+ * asynchronous check (the session check of auth.c). */
+void pg_http_replay(struct pg_conn *c, char *raw, size_t len);
 
 #endif

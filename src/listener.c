@@ -5,7 +5,9 @@
  * the pending connections in the backlog meanwhile. */
 #include "listener.h"
 #include "conn.h"
+#include "conn_limits.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 
 #include <errno.h>
@@ -26,6 +28,7 @@ struct listener {
     int fd;
     enum pg_listener_kind kind;
     const struct pg_conn_handler *h;
+    bool tls;
     char *unix_path;
     char *name;
 };
@@ -50,6 +53,25 @@ static void resume_all(evutil_socket_t fd, short what, void *arg)
             event_add(&listeners[i]->ev, NULL);
 }
 
+/* Takes a connection slot for the peer, or answers 503 and closes. */
+static bool admit(int cfd, const struct sockaddr_storage *ss)
+{
+    uint8_t addr[16] = {0};
+    if (ss->ss_family == AF_INET)
+        memcpy(addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    else if (ss->ss_family == AF_INET6)
+        memcpy(addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    if (pg_limits_acquire(ss->ss_family, addr, true))
+        return true;
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                               "Content-Length: 43\r\nConnection: close\r\n\r\n"
+                               "{\"error\":\"too many connections, try later\"}";
+    ssize_t w = send(cfd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w;
+    close(cfd);
+    return false;
+}
+
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
     struct listener *l = arg;
@@ -60,6 +82,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
         if (cfd < 0) {
             if (errno == EMFILE || errno == ENFILE) {
                 emfile_count++;
+                pg_limits_count(PG_REFUSE_EMFILE);
                 uint64_t now = pg_now_ms();
                 if (now - emfile_logged_at > 10000) {
                     pg_log_warn("out of file descriptors (%llu refusals so far): pausing accept for %d ms",
@@ -72,8 +95,11 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
         }
         if (ss.ss_family == AF_UNIX)
             sl = sizeof(sa_family_t);
+        if (!admit(cfd, &ss))
+            continue;
         pg_conn_new(cfd, (struct sockaddr *)&ss, sl, l->h,
-                    l->kind == PG_LISTEN_PUBLISH ? PG_CONN_PUBLISH : 0);
+                    (uint16_t)((l->kind == PG_LISTEN_PUBLISH ? PG_CONN_PUBLISH : 0) |
+                               (l->tls ? PG_CONN_TLS : 0)));
     }
 }
 
@@ -172,9 +198,13 @@ int pg_listener_add(struct event_base *base, const char *addr, enum pg_listener_
         return -1;
     }
     const char *a = addr;
-    if (strncmp(a, "tls:", 4) == 0) {
-        snprintf(err, errlen, "%s: TLS listeners are not supported by this build yet", addr);
-        return -1;
+    bool tls = strncmp(a, "tls:", 4) == 0;
+    if (tls) {
+        a += 4;
+        if (!pg_tls_ready()) {
+            snprintf(err, errlen, "%s: a tls: listener needs tls_cert and tls_key", addr);
+            return -1;
+        }
     }
     bool is_unix = strncmp(a, "unix:", 5) == 0;
     int fd = is_unix ? bind_unix(a + 5, group, err, errlen) : bind_tcp(a, err, errlen);
@@ -186,6 +216,7 @@ int pg_listener_add(struct event_base *base, const char *addr, enum pg_listener_
     l->fd = fd;
     l->kind = kind;
     l->h = h;
+    l->tls = tls;
     l->name = pg_xstrdup(addr);
     l->unix_path = is_unix ? pg_xstrdup(a + 5) : NULL;
     event_assign(&l->ev, base, fd, EV_READ | EV_PERSIST, on_accept, l);

@@ -10,10 +10,12 @@
 #include "conn.h"
 #include "http.h"
 #include "hub.h"
+#include "conn_limits.h"
 #include "listener.h"
 #include "log.h"
 #include "server.h"
 #include "static_files.h"
+#include "tls.h"
 #include "util.h"
 #include "ws_transport.h"
 
@@ -123,6 +125,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     uint64_t now = pg_now_ms();
     pg_hub_tick(now);
     pg_conn_tick_all(now);
+    pg_limits_tick(now);
 }
 
 static void raise_nofile(void)
@@ -135,9 +138,24 @@ static void raise_nofile(void)
     }
 }
 
+static bool uses_tls(const struct pg_config *c)
+{
+    for (size_t i = 0; i < c->listen.n; i++)
+        if (strncmp(c->listen.v[i], "tls:", 4) == 0)
+            return true;
+    for (size_t i = 0; i < c->publish_listen.n; i++)
+        if (strncmp(c->publish_listen.v[i], "tls:", 4) == 0)
+            return true;
+    return false;
+}
+
 static int open_listeners(const struct pg_config *c)
 {
     char err[512];
+    if (uses_tls(c) && pg_tls_load(c, err, sizeof err) < 0) {
+        pg_log_error("%s", err);
+        return -1;
+    }
     for (size_t i = 0; i < c->listen.n; i++)
         if (pg_listener_add(pg_srv.base, c->listen.v[i], PG_LISTEN_PUBLIC, "", &pg_http_handler,
                             err, sizeof err) < 0) {
@@ -187,12 +205,15 @@ static void reload(void)
     pg_config_keep_restart_keys(fresh, run.cfg);
     if (pg_log_open(fresh->log_file, fresh->log_level) < 0)
         pg_log_error("cannot open log %s: %s", fresh->log_file, strerror(errno));
+    if (uses_tls(fresh) && pg_tls_load(fresh, err, sizeof err) < 0)
+        pg_log_error("reload: keeping the running certificates: %s", err);
     struct pg_config *old = run.cfg;
     run.cfg = fresh;
     pg_srv.cfg = fresh;
     apply_config(fresh);
     struct pg_hub_limits lim = hub_limits(fresh);
     pg_hub_set_limits(&lim);
+    pg_limits_configure(fresh);
     start_tick();
     pg_config_free(old);
     pg_log_notice("configuration reloaded");
@@ -255,7 +276,8 @@ static int parse_args(int argc, char **argv, bool *test_only)
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             exit(0);
-        } else if (strncmp(a, "--", 2) == 0 && pg_config_is_key(a)) {
+        } else if (strncmp(a, "--", 2) == 0 && (pg_config_is_key(a) || strchr(a, '='))) {
+            /* unknown --key=value too: the loader names it in its error */
             run.overrides[run.n_overrides++] = argv[i];
         } else {
             fprintf(stderr, "pushgated: unknown argument '%s' (see pushgated --help)\n", a);
@@ -300,6 +322,7 @@ int main(int argc, char **argv)
     pg_ws_init();
     pg_conn_init(pg_srv.base);
     apply_config(run.cfg);
+    pg_limits_configure(run.cfg);
     if (open_listeners(run.cfg) < 0) {
         pg_listener_close_all();
         return 2;
@@ -329,6 +352,7 @@ int main(int argc, char **argv)
     if (run.stop_ev)
         event_free(run.stop_ev);
     pg_static_set_root(NULL);
+    pg_tls_free_ctx();
     free(run.www_root);
     free(run.overrides);
     pg_config_free(run.cfg);

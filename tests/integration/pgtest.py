@@ -363,6 +363,12 @@ class Daemon:
     # ---- life cycle
     def argv(self):
         argv = [daemon_path()]
+        if os.environ.get('PG_VALGRIND') == '1':
+            # a leak or memory error makes the exit status 99, which the
+            # "exited 0 on SIGTERM" check of stop() reports
+            argv = ['valgrind', '-q', '--error-exitcode=99', '--leak-check=full',
+                    '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite',
+                    '--log-file=%s/valgrind.%%p.log' % self.tmpdir] + argv
         for k, v in self.keys.items():
             if v is None or v is False:
                 continue
@@ -484,7 +490,10 @@ class Daemon:
         if self.proc is not None and not self._stopping and self.proc.poll() is not None:
             tap.comment('---- pushgated pid %d had exited by itself, status %s'
                         % (self.proc.pid, self.proc.returncode))
-        for label, path in (('log', self.log_path), ('stderr', self.stderr_path)):
+        import glob
+        vg = sorted(glob.glob(os.path.join(self.tmpdir, 'valgrind.*.log')))
+        for label, path in [('log', self.log_path), ('stderr', self.stderr_path)] + \
+                [('valgrind', p) for p in vg]:
             try:
                 with open(path, 'rb') as f:
                     tail = f.read().decode('utf-8', 'replace').splitlines()[-lines:]

@@ -5,6 +5,7 @@ file, the line and the problem; `pushgated -t -c good.conf` exits 0;
 durations accept ms/s/m/h."""
 
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -101,6 +102,8 @@ def main():
         tap.done()
     for case in (case_good, case_bad_file_lines, case_bad_args):
         tap.run(case)
+    if not tap.failed:
+        shutil.rmtree(TMP, ignore_errors=True)
     tap.done()
 
 

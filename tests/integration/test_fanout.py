@@ -4,7 +4,6 @@ pushgate.v1+json subscribers gets each message once and in order; text vs
 binary frames (one data frame per message); the v1+json message shape
 (event, base64); multi-channel subscribe and publish; DELETE notices."""
 
-import asyncio
 import base64
 
 from pgtest import *
@@ -158,7 +157,7 @@ async def case_delete_notices(d):
 
 def main():
     require_websockets()
-    with Daemon(history_size=100) as d:
+    with Daemon(history_size=100, max_message_size=1048576) as d:
         for case in (case_order_each_once, case_json_shape, case_raw_frame_types,
                      case_multi_subscribe, case_same_channel_twice, case_delete_notices):
             tap.run(case, d)

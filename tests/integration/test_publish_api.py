@@ -6,6 +6,8 @@ channel, and that the public listener does not publish."""
 
 import os
 import re
+import shutil
+import tempfile
 
 from pgtest import *
 
@@ -199,10 +201,10 @@ async def case_unix_publish_listener(d):
 
 def main():
     require_websockets()
-    import tempfile
-    sock = os.path.join(tempfile.mkdtemp(prefix='pgtest-unix.'), 'pub.sock')
-    with Daemon(publish_listen='unix:' + sock) as d:
+    sockdir = tempfile.mkdtemp(prefix='pgtest-unix.')
+    with Daemon(publish_listen='unix:' + os.path.join(sockdir, 'pub.sock')) as d:
         tap.run(case_unix_publish_listener, d)
+    shutil.rmtree(sockdir, ignore_errors=True)
     with Daemon(max_message_size=MAX, history_size=100) as d:
         for case in (case_reply_shape, case_one_seq_counter, case_201_and_counts,
                      case_subscriber_only_channel, case_unknown_channel, case_413,

@@ -228,7 +228,7 @@ TTL = 2
 def main():
     require_websockets()
     global TTL
-    TTL = int(round(2 * TIME_FACTOR))
+    TTL = int(round(2 * min(TIME_FACTOR, 2)))
     with Daemon(history_size=3) as d:
         for case in (case_same_epoch, case_multi_channel_id_order, case_raw_mode_refuses_cursor,
                      case_malformed_cursor, case_other_epoch_cursor, case_evicted_one_of_two):

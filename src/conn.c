@@ -8,9 +8,12 @@
  * with two inline slots costs none for the common one-message case and
  * lets several pending messages leave in one writev. */
 #include "conn.h"
+#include "access_log.h"
 #include "conn_limits.h"
+#include "journal.h"
 #include "log.h"
 #include "message.h"
+#include "metrics.h"
 #include "tls.h"
 #include "util.h"
 
@@ -81,6 +84,8 @@ struct pg_conn *pg_conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
         cl.all->prev = c;
     cl.all = c;
     cl.count++;
+    pg_metrics_accepted(flags & PG_CONN_PUBLISH);
+    pg_access_conn_open(c);
     event_assign(&c->ev, cl.base, fd, EV_READ | EV_PERSIST, conn_event, c);
     event_add(&c->ev, NULL);
     if ((flags & PG_CONN_TLS) && !c->ssl)
@@ -256,6 +261,8 @@ void pg_conn_drop_queued(struct pg_conn *c)
     while (c->q_len > keep) {
         uint32_t last = (c->q_head + c->q_len - 1) % c->q_cap;
         c->q_bytes -= c->q[last].len;
+        if (c->q[last].msg)
+            pg_metrics_drop(PG_DROP_UNSENT);
         chunk_release(&c->q[last]);
         c->q_len--;
     }
@@ -266,6 +273,7 @@ void pg_conn_drop_queued(struct pg_conn *c)
  * error (the connection is then closing). */
 static int conn_write(struct pg_conn *c)
 {
+    pg_journal_sync();   /* group commit: nothing leaves before its journal records are durable */
     while (c->q_len) {
         struct iovec iov[IOV_BATCH];
         int n = 0;
@@ -287,10 +295,13 @@ static int conn_write(struct pg_conn *c)
                 return 0;
             }
             pg_log_debug("conn %llu: write: %s", (unsigned long long)c->id, strerror(errno));
+            pg_access_conn_reason(c, "write error");
             pg_conn_close(c);
             return -1;
         }
         size_t left = (size_t)w;
+        pg_metrics_bytes_out((uint64_t)w);
+        pg_access_conn_wrote(c, (size_t)w);
         while (left && c->q_len) {
             struct pg_chunk *k = &c->q[c->q_head];
             size_t rest = k->len - c->q_off;
@@ -299,6 +310,8 @@ static int conn_write(struct pg_conn *c)
                 left = 0;
             } else {
                 left -= rest;
+                if (k->msg)
+                    pg_metrics_written(k->msg->created_wall_ns);   /* latency at write time */
                 queue_pop(c);
             }
         }
@@ -342,6 +355,7 @@ void pg_conn_close_after_flush(struct pg_conn *c)
 
 static void conn_free(struct pg_conn *c)
 {
+    pg_access_conn_close(c);
     if (c->h->on_free)
         c->h->on_free(c);
     event_del(&c->ev);
@@ -351,8 +365,11 @@ static void conn_free(struct pg_conn *c)
     pg_limits_release(c->family, c->addr, true);
     if (c->fwd_family)
         pg_limits_release(c->fwd_family, c->fwd_addr, false);
-    while (c->q_len)
+    while (c->q_len) {
+        if (c->q[c->q_head].msg)
+            pg_metrics_drop(PG_DROP_UNSENT);
         queue_pop(c);
+    }
     queue_shrink(c);
     free(c->in);
     if (c->prev)
@@ -369,6 +386,7 @@ static void flush_pass(evutil_socket_t fd, short what, void *arg)
 {
     /* Handlers may queue more output (on_drain) while we walk: take the
      * list and loop until it stays empty. */
+    pg_metrics_clock_refresh();   /* one clock reading per pass (latency) */
     while (cl.flush_head) {
         struct pg_conn *list = cl.flush_head;
         cl.flush_head = NULL;
@@ -455,11 +473,15 @@ static void conn_read(struct pg_conn *c)
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                pg_access_conn_reason(c, "read error");
                 pg_conn_close(c);
+            }
             return;
         }
         if (r == 0) {
+            if (!(c->flags & PG_CONN_LINGER))
+                pg_access_conn_reason(c, "peer closed");
             if ((c->flags & PG_CONN_LINGER) || !c->h->on_eof)
                 pg_conn_close(c);
             else {
@@ -488,6 +510,7 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
     if (c->flags & PG_CONN_CLOSING)
         return;
     if (what & EV_WRITE) {
+        pg_metrics_clock_refresh();
         c->flags &= (uint16_t)~PG_CONN_WRITE_WAIT;
         set_events(c, EV_READ);
         if (conn_write(c) < 0)

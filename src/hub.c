@@ -8,7 +8,9 @@
  * subscriber is freed while a channel list is being walked. */
 #include "hub.h"
 #include "channel.h"
+#include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 #include "util.h"
 
@@ -29,6 +31,10 @@ static struct {
     uint64_t subscriptions, published, delivered;
     uint64_t next_sweep_ms;
 } hub;
+
+/* The shared store (store.h), or NULL: the memory store. */
+static const struct pg_store_shared *shared;
+static const char *store_error;   /* pg_hub_store_error() */
 
 static uint32_t hash_name(const char *s, size_t n)
 {
@@ -53,6 +59,8 @@ void pg_hub_set_limits(const struct pg_hub_limits *lim)
 {
     hub.lim = *lim;
     pg_store_set_limits(lim);
+    if (shared)
+        shared->set_limits(lim);
 }
 
 const char *pg_hub_epoch(void)
@@ -180,6 +188,8 @@ static void encode_for_subscribers(struct pg_channel *c, struct pg_message *m)
     }
 }
 
+static int publish_shared(struct pg_message **msgs, size_t n, uint32_t *counts, const char **why);
+
 int pg_hub_publish(struct pg_message **msgs, size_t n, uint32_t *counts, const char **why)
 {
     const char *names[REPLAY_MAX_CHANNELS];
@@ -188,6 +198,8 @@ int pg_hub_publish(struct pg_message **msgs, size_t n, uint32_t *counts, const c
         *why = "bad channel count";
         return -1;
     }
+    if (shared)
+        return publish_shared(msgs, n, counts, why);
     for (size_t i = 0; i < n; i++) {
         names[i] = msgs[i]->channel;
         lens[i] = msgs[i]->channel_len;
@@ -200,6 +212,7 @@ int pg_hub_publish(struct pg_message **msgs, size_t n, uint32_t *counts, const c
         struct pg_message *m = msgs[i];
         struct pg_channel *c = channel_get(m->channel, m->channel_len);
         pg_message_set_id(m, hub.epoch, ++hub.seq);
+        pg_journal_append(m);   /* durable before any reply or delivery leaves */
         c->last_seq = m->seq;
         /* encode before appending, so the memory cap counts the encodings
          * and never evicts the message we are about to deliver */
@@ -214,6 +227,7 @@ int pg_hub_publish(struct pg_message **msgs, size_t n, uint32_t *counts, const c
         hub.delivered += c->n_subs;
         pg_message_unref(m);
     }
+    pg_journal_commit_urgent();
     return 0;
 }
 
@@ -290,6 +304,9 @@ static void replay(struct pg_subscriber *s, uint64_t after, bool other_epoch,
     free(all);
 }
 
+static void replay_shared(struct pg_subscriber *s, const char *epoch, uint64_t after,
+                          const char *cursor, size_t cursor_len);
+
 int pg_hub_subscribe(struct pg_subscriber *s, const char *const *names, const size_t *lens,
                      size_t n, const char *cursor, size_t cursor_len, const char **why)
 {
@@ -323,7 +340,10 @@ int pg_hub_subscribe(struct pg_subscriber *s, const char *const *names, const si
         hub.subscriptions++;
     }
     s->subscribed = true;
-    if (cursor) {
+    pg_metrics_subscribed(s->ops->name);
+    if (cursor && shared)
+        replay_shared(s, epoch, after, cursor, cursor_len);
+    else if (cursor) {
         bool other_epoch = strcmp(epoch, hub.epoch) != 0;
         replay(s, other_epoch ? 0 : after, other_epoch, cursor, cursor_len);
     }
@@ -361,8 +381,14 @@ void pg_hub_unsubscribe(struct pg_subscriber *s)
     s->subscribed = false;
 }
 
+static bool info_shared(const char *name, size_t len, struct pg_channel_info *info);
+static bool delete_shared(const char *name, size_t len);
+
 bool pg_hub_channel_info(const char *name, size_t len, struct pg_channel_info *info)
 {
+    store_error = NULL;
+    if (shared)
+        return info_shared(name, len, info);
     struct pg_channel *c = find(name, len, hash_name(name, len));
     if (!c || c->tombstone)
         return false;
@@ -384,9 +410,13 @@ static void make_tombstone(struct pg_channel *c)
 
 bool pg_hub_delete(const char *name, size_t len)
 {
+    store_error = NULL;
+    if (shared)
+        return delete_shared(name, len);
     struct pg_channel *c = find(name, len, hash_name(name, len));
     if (!c || c->tombstone)
         return false;
+    pg_journal_delete(name, len, PG_MAX(c->last_seq, c->evicted_max_seq));
     pg_store_clear(c);
     if (c->last_seq > c->evicted_max_seq)
         c->evicted_max_seq = c->last_seq;
@@ -468,4 +498,255 @@ void pg_hub_stats(struct pg_hub_stats *s)
     s->subscriptions = hub.subscriptions;
     s->published = hub.published;
     s->delivered = hub.delivered;
+}
+
+/* ---- journal support (journal.h): restore at start-up, snapshots ---- */
+
+/* A channel the cap leaves no room for: its history is dropped, and the
+ * floor makes any later channel announce a gap below seq (never a skip). */
+static bool restore_room(const char *name, size_t len, uint64_t seq)
+{
+    if (reserve_channels(channels_needed(&name, &len, 1)))
+        return true;
+    if (seq > hub.gap_floor)
+        hub.gap_floor = seq;
+    return false;
+}
+
+void pg_hub_restore_clock(const char *epoch, uint64_t seq, uint64_t gap_floor)
+{
+    snprintf(hub.epoch, sizeof hub.epoch, "%s", epoch);
+    hub.seq = PG_MAX(hub.seq, seq);
+    hub.gap_floor = PG_MAX(hub.gap_floor, gap_floor);
+}
+
+void pg_hub_restore_message(struct pg_message *m, uint64_t seq, bool expired)
+{
+    hub.seq = PG_MAX(hub.seq, seq);
+    if (!restore_room(m->channel, m->channel_len, seq)) {
+        pg_message_unref(m);
+        return;
+    }
+    struct pg_channel *c = channel_get(m->channel, m->channel_len);
+    pg_message_set_id(m, hub.epoch, seq);
+    c->last_seq = PG_MAX(c->last_seq, seq);
+    if (expired && c->ring_len == 0) {
+        c->evicted_max_seq = PG_MAX(c->evicted_max_seq, seq);
+        pg_message_unref(m);
+        return;
+    }
+    pg_store_append(c, m);
+}
+
+void pg_hub_restore_channel(const char *name, size_t len, uint64_t evicted_max_seq,
+                            uint64_t last_seq)
+{
+    hub.seq = PG_MAX(hub.seq, PG_MAX(evicted_max_seq, last_seq));
+    if (!restore_room(name, len, evicted_max_seq))
+        return;
+    struct pg_channel *c = channel_get(name, len);
+    c->evicted_max_seq = PG_MAX(c->evicted_max_seq, evicted_max_seq);
+    c->last_seq = PG_MAX(c->last_seq, last_seq);
+    if (!c->ring_len && !c->n_subs && c->evicted_max_seq) {
+        pg_store_clear(c);
+        make_tombstone(c);
+    }
+}
+
+void pg_hub_walk_evicted(pg_hub_walk_fn fn, void *arg)
+{
+    for (uint32_t i = 0; i <= hub.mask; i++)
+        for (struct pg_channel *c = hub.table[i]; c; c = c->hnext)
+            if (c->evicted_max_seq)
+                fn(arg, c->name, c->name_len, c->evicted_max_seq, c->last_seq);
+}
+
+struct pg_message **pg_hub_retained(size_t *n)
+{
+    uint64_t total, bytes;
+    pg_store_stats(&total, &bytes);
+    struct pg_message **all = pg_xmalloc((total ? total : 1) * sizeof *all);
+    size_t got = 0;
+    for (uint32_t i = 0; i <= hub.mask; i++)
+        for (struct pg_channel *c = hub.table[i]; c; c = c->hnext)
+            got += PG_MIN(pg_store_since(c, 0, all + got, total - got), total - got);
+    qsort(all, got, sizeof *all, cmp_seq);
+    for (size_t i = 0; i < got; i++)
+        pg_message_ref(all[i]);
+    *n = got;
+    return all;
+}
+
+uint64_t pg_hub_gap_floor(void)
+{
+    return hub.gap_floor;
+}
+
+/* ---- a shared store (store.h): the hub keeps local subscriber lists ---- */
+
+void pg_hub_set_shared(const struct pg_store_shared *ops)
+{
+    shared = ops;
+}
+
+const char *pg_hub_store_error(void)
+{
+    return store_error;
+}
+
+static struct pg_channel *find_live(const char *name, size_t len)
+{
+    struct pg_channel *c = find(name, len, hash_name(name, len));
+    return c && !c->tombstone ? c : NULL;
+}
+
+/* No local history and no local channel record: counts are this node's. */
+static int publish_shared(struct pg_message **msgs, size_t n, uint32_t *counts, const char **why)
+{
+    int rc = shared->publish(msgs, n, why);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct pg_channel *c = find_live(msgs[i]->channel, msgs[i]->channel_len);
+        counts[i] = c ? c->n_subs : 0;
+        hub.published++;
+        pg_message_unref(msgs[i]);
+    }
+    return 0;
+}
+
+/* As replay(), from the shared store; the store not answering is a gap on
+ * every channel (the subscriber stays, live). */
+static void replay_shared(struct pg_subscriber *s, const char *epoch, uint64_t after,
+                          const char *cursor, size_t cursor_len)
+{
+    const char *names[REPLAY_MAX_CHANNELS], *gap[REPLAY_MAX_CHANNELS];
+    size_t lens[REPLAY_MAX_CHANNELS], n_gap = 0;
+    char flags[REPLAY_MAX_CHANNELS] = {0};
+    struct pg_shared_replay r = {.flags = flags};
+    const char *why = NULL;
+    for (size_t i = 0; i < s->n_links; i++) {
+        names[i] = s->links[i].chan->name;
+        lens[i] = s->links[i].chan->name_len;
+    }
+    if (shared->replay(names, lens, s->n_links, epoch, after, &r, &why) < 0) {
+        pg_log_warn("resume from %.*s: %s; sending a gap notice", (int)PG_MIN(cursor_len, 64), cursor, why);
+        memset(flags, '1', s->n_links);
+    }
+    for (size_t i = 0; i < s->n_links; i++)
+        if (flags[i] != '0')
+            gap[n_gap++] = names[i];
+    if (n_gap) {
+        char cur[64];
+        snprintf(cur, sizeof cur, "%.*s", (int)PG_MIN(cursor_len, sizeof cur - 1), cursor);
+        s->ops->gap(s, gap, n_gap, cur);
+    }
+    for (size_t i = 0; i < r.n_msgs; i++) {
+        pg_message_encode(r.msgs[i], s->fmt);
+        s->ops->deliver(s, r.msgs[i]);
+        pg_message_unref(r.msgs[i]);
+    }
+    free(r.msgs);
+    s->skip_seq = r.upto;
+}
+
+static bool info_shared(const char *name, size_t len, struct pg_channel_info *info)
+{
+    uint64_t messages = 0, last = 0;
+    if (shared->info(name, len, &messages, &last, &store_error) < 0)
+        return false;
+    struct pg_channel *c = find_live(name, len);
+    info->messages = messages;
+    info->subscribers = c ? c->n_subs : 0;
+    if (last)
+        snprintf(info->last_id, sizeof info->last_id, "%s-%" PRIu64, hub.epoch, last);
+    else
+        info->last_id[0] = '\0';
+    return messages || info->subscribers;
+}
+
+/* The subscribers are told when the store's delete notice comes back
+ * (pg_hub_delete_local), on every node in the same order as messages. */
+static bool delete_shared(const char *name, size_t len)
+{
+    bool found = false;
+    if (shared->remove(name, len, &found, &store_error) < 0)
+        return false;
+    struct pg_channel *c = find_live(name, len);
+    return found || (c && c->n_subs);
+}
+
+bool pg_hub_wants(const char *name, size_t len)
+{
+    struct pg_channel *c = find_live(name, len);
+    return c && c->n_subs;
+}
+
+void pg_hub_fanout(struct pg_message *m)
+{
+    struct pg_channel *c = find_live(m->channel, m->channel_len);
+    if (m->seq > hub.seq)
+        hub.seq = m->seq;
+    if (c && c->n_subs) {
+        encode_for_subscribers(c, m);
+        for (struct pg_sublink *l = c->subs, *next; l; l = next) {
+            next = l->next;
+            if (m->seq <= l->sub->skip_seq)
+                continue;
+            l->sub->ops->deliver(l->sub, m);
+            hub.delivered++;
+        }
+    }
+    pg_message_unref(m);
+}
+
+void pg_hub_set_clock(const char *epoch, uint64_t seq)
+{
+    if (strcmp(epoch, hub.epoch) == 0) {
+        hub.seq = PG_MAX(hub.seq, seq);
+        return;
+    }
+    snprintf(hub.epoch, sizeof hub.epoch, "%s", epoch);
+    hub.seq = seq;
+    for (uint32_t i = 0; i <= hub.mask; i++)
+        for (struct pg_channel *c = hub.table[i]; c; c = c->hnext)
+            for (struct pg_sublink *l = c->subs; l; l = l->next)
+                l->sub->skip_seq = 0;
+}
+
+void pg_hub_delete_local(const char *name, size_t len, uint64_t delete_seq)
+{
+    struct pg_channel *c = find_live(name, len);
+    if (!c)
+        return;
+    for (struct pg_sublink *l = c->subs, *next; l; l = next) {
+        next = l->next;
+        struct pg_subscriber *s = l->sub;
+        if (s->skip_seq >= delete_seq)
+            continue;               /* resumed from history read after the delete */
+        link_detach(l);
+        s->ops->deleted(s, c->name, s->n_live);
+    }
+    if (!c->n_subs) {
+        hub.n_live--;
+        channel_unlink_free(c);
+    }
+}
+
+void pg_hub_gap_local(const char *name, size_t len, const char *cursor)
+{
+    struct pg_channel *c = find_live(name, len);
+    if (!c)
+        return;
+    const char *names[1] = {c->name};
+    for (struct pg_sublink *l = c->subs; l; l = l->next)
+        l->sub->ops->gap(l->sub, names, 1, cursor);
+}
+
+void pg_hub_walk_subscribed(void (*fn)(void *arg, const char *name, size_t len), void *arg)
+{
+    for (uint32_t i = 0; i <= hub.mask; i++)
+        for (struct pg_channel *c = hub.table[i]; c; c = c->hnext)
+            if (!c->tombstone && c->n_subs)
+                fn(arg, c->name, c->name_len);
 }

@@ -43,7 +43,13 @@ void pg_hub_cursor(char *out, size_t outcap);
 /* Publishes msgs[0..n): one per channel, all or nothing. On success assigns
  * ids, appends to history, fans out, stores each copy's subscriber count
  * in counts[i] and returns 0. Returns -1 with *why (nothing appended) when
- * the channel cap would be exceeded. Takes over the callers' references. */
+ * the channel cap would be exceeded or the shared store cannot answer, and
+ * PG_HUB_DUPLICATE (shared store: msgs[0]->dedup_key was applied already,
+ * nothing appended). Takes over the callers' references only on 0.
+ * Shared store (store.h): the ids come from the store, counts[i] are this
+ * node's local subscribers, and the fan-out happens when the store hands
+ * the message back (pg_hub_fanout), on every node. */
+#define PG_HUB_DUPLICATE 1
 int pg_hub_publish(struct pg_message **msgs, size_t n, uint32_t *counts, const char **why);
 
 /* Subscribes s to channels (validated names), after the caller filled
@@ -59,6 +65,9 @@ void pg_hub_unsubscribe(struct pg_subscriber *s);
 bool pg_hub_channel_info(const char *name, size_t len, struct pg_channel_info *info);
 /* Deletes a channel: history dropped, subscribers told. false when absent. */
 bool pg_hub_delete(const char *name, size_t len);
+/* After pg_hub_channel_info or pg_hub_delete returned false: NULL when the
+ * channel is absent, else why the shared store could not answer (503). */
+const char *pg_hub_store_error(void);
 /* Periodic work: history TTL, idle channel cleanup. */
 void pg_hub_tick(uint64_t now_ms);
 /* Tells every subscriber the server is going away. */

@@ -1,6 +1,6 @@
 /* log.h — leveled log lines to stderr or a file, reopened on SIGHUP.
  * Every line: ISO-8601 time, level, message. Never logs secrets: callers
- * pass already-redacted text (see pg_log_redact_token). */
+ * pass already-redacted text (see pg_auth_redact in auth.h). */
 #ifndef PG_LOG_H
 #define PG_LOG_H
 

@@ -6,13 +6,19 @@
  * reopens the logs and reloads the config (restart-only keys are kept and
  * logged; an invalid file keeps the old config and logs why). */
 #include "pg_autoconf.h"
+#include "access_log.h"
+#include "auth.h"
 #include "config.h"
 #include "conn.h"
+#include "fallback.h"
 #include "http.h"
 #include "hub.h"
+#include "journal.h"
 #include "conn_limits.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "server.h"
 #include "static_files.h"
 #include "tls.h"
@@ -124,6 +130,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     uint64_t now = pg_now_ms();
     pg_hub_tick(now);
+    pg_journal_tick(now);
     pg_conn_tick_all(now);
     pg_limits_tick(now);
 }
@@ -185,6 +192,9 @@ static void apply_config(struct pg_config *c)
     free(run.www_root);
     run.www_root = resolve_www_root(c->www_root);
     pg_static_set_root(run.www_root);
+    char *dash = resolve_www_root("auto");   /* /dashboard: the package's own page */
+    pg_metrics_set_dashboard_dir(dash);
+    free(dash);
     pg_log_set_level(c->log_level);
 }
 
@@ -195,6 +205,8 @@ static void reload(void)
                                              err, sizeof err);
     if (pg_log_open(pg_srv.cfg->log_file, pg_srv.cfg->log_level) < 0)
         pg_log_error("cannot reopen log %s: %s", pg_srv.cfg->log_file, strerror(errno));
+    if (pg_access_log_open(fresh ? fresh->access_log : pg_srv.cfg->access_log) < 0)
+        pg_log_error("cannot open access_log: %s (keeping the previous one)", strerror(errno));
     if (!fresh) {
         pg_log_error("reload failed, keeping the running configuration: %s", err);
         return;
@@ -203,6 +215,11 @@ static void reload(void)
     if (pg_config_restart_keys_changed(run.cfg, fresh, changed, sizeof changed))
         pg_log_warn("reload: %s changed and need a restart; keeping the running values", changed);
     pg_config_keep_restart_keys(fresh, run.cfg);
+    if (pg_auth_check_publish_listen(fresh, err, sizeof err) < 0) {
+        pg_log_error("reload refused: %s", err);
+        pg_config_free(fresh);
+        return;
+    }
     if (pg_log_open(fresh->log_file, fresh->log_level) < 0)
         pg_log_error("cannot open log %s: %s", fresh->log_file, strerror(errno));
     if (uses_tls(fresh) && pg_tls_load(fresh, err, sizeof err) < 0)
@@ -300,6 +317,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "pushgated: %s\n", err);
         return 2;
     }
+    if (pg_auth_check_publish_listen(run.cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "pushgated: %s\n", err);
+        pg_config_free(run.cfg);
+        return 2;
+    }
     if (test_only) {
         printf("pushgated: configuration %s OK\n", run.config_path ? run.config_path : "(built-in defaults)");
         pg_config_free(run.cfg);
@@ -317,12 +339,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "pushgated: cannot create the event loop\n");
         return 1;
     }
+    pg_metrics_init();
     struct pg_hub_limits lim = hub_limits(run.cfg);
     pg_hub_init(&lim);
+    struct pg_journal_opts jo = {run.cfg->history_journal, &lim, pg_srv.base, NULL, NULL};
+    if (pg_journal_open(&jo, err, sizeof err) < 0) {   /* before any listener opens */
+        pg_log_error("%s", err);
+        return 2;
+    }
     pg_ws_init();
+    pg_fallback_init();
     pg_conn_init(pg_srv.base);
     apply_config(run.cfg);
     pg_limits_configure(run.cfg);
+    if (pg_access_log_open(run.cfg->access_log) < 0) {
+        pg_log_error("cannot open access_log %s: %s", run.cfg->access_log, strerror(errno));
+        return 2;
+    }
     if (open_listeners(run.cfg) < 0) {
         pg_listener_close_all();
         return 2;
@@ -344,7 +377,10 @@ int main(int argc, char **argv)
 
     pg_log_notice("stopped");
     pg_conn_free_all();
+    pg_access_log_close();            /* after the connections' close lines */
+    pg_metrics_set_dashboard_dir(NULL);
     pg_listener_close_all();
+    pg_journal_close();
     pg_hub_free();
     for (int i = 0; signums[i]; i++)
         event_free(sigs[i]);
@@ -356,6 +392,7 @@ int main(int argc, char **argv)
     free(run.www_root);
     free(run.overrides);
     pg_config_free(run.cfg);
+    pg_auth_free();
     event_base_free(pg_srv.base);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "hub.h"
 #include "message.h"
+#include "metrics.h"
 #include "names.h"
 #include "router.h"
 #include "server.h"
@@ -57,6 +58,7 @@ static int refuse(int status, const char *why, char **reply)
     pg_buf_json_str(&b, why, strlen(why));
     pg_buf_adds(&b, "}\n");
     *reply = pg_buf_steal(&b, NULL);
+    pg_metrics_publish_refused(status);
     return status;
 }
 
@@ -95,15 +97,21 @@ int pg_publish(const struct pg_publish_req *req, char **reply)
             msgs[i]->dedup_key = pg_xstrdup(req->dedup_key);
         pg_message_ref(msgs[i]);   /* ours, for the reply */
     }
-    if (pg_hub_publish(msgs, (size_t)n, counts, &why) < 0) {
+    int rc = pg_hub_publish(msgs, (size_t)n, counts, &why);
+    if (rc != 0) {
         for (int i = 0; i < n; i++) {
             pg_message_unref(msgs[i]);
             pg_message_unref(msgs[i]);
+        }
+        if (rc == PG_HUB_DUPLICATE) {   /* shared store: applied before, maybe by another node */
+            *reply = pg_xstrdup("{\"duplicate\":true}\n");
+            return 200;
         }
         return refuse(503, why, reply);
     }
     if (req->dedup_key)
         dedup_add(req->dedup_key);
+    pg_metrics_published(req->origin, (uint64_t)n);
     struct pg_buf b = {0};
     uint64_t total = 0;
     if (n == 1) {

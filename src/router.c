@@ -1,7 +1,11 @@
 /* router.c — dispatch a complete HTTP request by listener, method and path
  * (see router.h). Only routing lives here; each handler is in its module. */
 #include "router.h"
+#include "access_log.h"
+#include "auth.h"
 #include "config.h"
+#include "metrics_http.h"
+#include "fallback.h"
 #include "names.h"
 #include "publish.h"
 #include "publish_api.h"
@@ -64,6 +68,10 @@ static void route_public(struct pg_request *r)
     if (prefix(r, "/sub/", &rest) || (pubsub = prefix(r, "/pubsub/", &rest))) {
         if (!parse_target(r, rest, pubsub, &t))
             return;
+        if (is_method(r, "OPTIONS")) {
+            pg_fallback_options(r);
+            return;
+        }
         if (pubsub) {
             char name[PG_CHANNEL_MAX + 1];
             snprintf(name, sizeof name, "%.*s", (int)t.lens[0], t.names[0]);
@@ -95,7 +103,10 @@ static void route_public(struct pg_request *r)
         return;
     }
     if (is_method(r, "GET") || is_method(r, "HEAD")) {
-        pg_static_serve(r);
+        if (strcmp(r->path + strspn(r->path, "/"), "dashboard.html") == 0)
+            pg_req_error(r, 404, "no such resource");   /* publish listener only */
+        else
+            pg_static_serve(r);
         return;
     }
     pg_req_error(r, 404, "no such resource");
@@ -104,17 +115,24 @@ static void route_public(struct pg_request *r)
 static void route_publish(struct pg_request *r)
 {
     const char *rest;
+    if (!pg_auth_publish_gate(r))
+        return;              /* publish_secret: answered 401 */
     if (prefix(r, "/pub/", &rest)) {
         pg_publish_api(r, rest);
         return;
     }
+    if (pg_metrics_route(r))
+        return;              /* /metrics, /status, /dashboard */
     pg_req_error(r, 404, "no such resource: the publish API is POST/GET/DELETE /pub/<channel>");
 }
 
 void pg_route(struct pg_request *r)
 {
+    struct pg_access_mark mark;
+    pg_access_begin(r, &mark);
     if (r->c->flags & PG_CONN_PUBLISH)
         route_publish(r);
     else
         route_public(r);
+    pg_access_end(r, &mark);
 }

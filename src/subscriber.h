@@ -47,6 +47,11 @@ struct pg_subscriber {
     uint16_t n_live;              /* links still attached to a channel */
     uint8_t fmt;                  /* message format id (message.h) */
     bool subscribed;
+    /* Shared store (Redis) only: the store's counter when this subscriber's
+     * replay was read; live messages with seq <= skip_seq were replayed
+     * already and are skipped by the fan-out. Reset to 0 on a new epoch.
+     * Always 0 with the memory store. Zeroed by the transport's calloc. */
+    uint64_t skip_seq;
 };
 
 #endif

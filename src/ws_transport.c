@@ -6,21 +6,32 @@
  * Two wire formats, each encoded once per message in the hub: "ws" (one
  * data frame whose payload is the body, text when it is UTF-8) and
  * "ws-json" (pushgate.v1+json: one text frame with the JSON envelope).
+ * Clients that negotiated permessage-deflate get their twins "ws-deflate"
+ * and "ws-json-deflate" (compressed once per message, ws_deflate.c); their
+ * compressed messages are inflated by an inflater that exists only while
+ * such a message is being read. Compressed data arriving after our close
+ * frame is discarded unread.
  *
  * Invariants: a subscriber over subscriber_buffer_max loses its queued
  * frames and gets close 1013, then resumes by id; after our close frame
  * is queued nothing else is queued. */
 #include "ws_transport.h"
+#include "access_log.h"
+#include "auth.h"
 #include "buf.h"
 #include "config.h"
+#include "conn_limits.h"
 #include "hub.h"
 #include "log.h"
 #include "message.h"
+#include "origin.h"
+#include "metrics.h"
 #include "publish.h"
 #include "server.h"
 #include "util.h"
 #include "ws_codec.h"
 #include "ws_handshake.h"
+#include "ws_deflate.h"
 #include "json_read.h"
 
 #include <stdio.h>
@@ -40,9 +51,12 @@ struct pg_ws {
     bool json;
     bool close_sent;
     bool msg_overflow;             /* /sub: message too long to be a ping, ignored */
+    bool deflate;                  /* permessage-deflate negotiated */
+    struct pg_ws_inflater *inflater; /* only while a compressed message is read */
+    uint64_t auth_expires_ms;      /* token end (pg_now_ms), 0 = none: close 1008 then */
 };
 
-static int fmt_raw, fmt_json;
+static int fmt_raw, fmt_json, fmt_raw_z, fmt_json_z;
 
 static void encode_raw(const struct pg_message *m, struct pg_buf *out)
 {
@@ -71,10 +85,27 @@ static void encode_json(const struct pg_message *m, struct pg_buf *out)
     pg_buf_free(&env);
 }
 
+/* The permessage-deflate twins: the same frames, compressed (RSV1) unless
+ * too small to gain. */
+static void encode_raw_z(const struct pg_message *m, struct pg_buf *out)
+{
+    pg_ws_deflate_frame(out, m->binary ? PG_WS_OP_BINARY : PG_WS_OP_TEXT, m->body, m->body_len);
+}
+
+static void encode_json_z(const struct pg_message *m, struct pg_buf *out)
+{
+    struct pg_buf env = {0};
+    pg_message_json_envelope(m, &env);
+    pg_ws_deflate_frame(out, PG_WS_OP_TEXT, env.p, env.len);
+    pg_buf_free(&env);
+}
+
 void pg_ws_init(void)
 {
     fmt_raw = pg_format_register("ws", encode_raw);
     fmt_json = pg_format_register("ws-json", encode_json);
+    fmt_raw_z = pg_format_register("ws-deflate", encode_raw_z);
+    fmt_json_z = pg_format_register("ws-json-deflate", encode_json_z);
 }
 
 static struct pg_ws *ws_of(struct pg_subscriber *s)
@@ -107,6 +138,7 @@ static void ws_close(struct pg_ws *w, uint16_t code, const char *reason)
     if (w->close_sent)
         return;
     w->close_sent = true;
+    pg_access_conn_reason(w->c, *reason ? reason : "client close");
     uint8_t f[PG_WS_CLOSE_FRAME_MAX];
     size_t n = pg_ws_close_frame(f, code, reason);
     pg_conn_send_copy(w->c, f, n);
@@ -117,16 +149,21 @@ static void ws_close(struct pg_ws *w, uint16_t code, const char *reason)
 static void ws_deliver(struct pg_subscriber *s, struct pg_message *m)
 {
     struct pg_ws *w = ws_of(s);
-    if (w->close_sent || (w->c->flags & PG_CONN_CLOSING))
+    if (w->close_sent || (w->c->flags & PG_CONN_CLOSING)) {
+        pg_metrics_drop(PG_DROP_CLOSING);
         return;
+    }
     const struct pg_encoding *e = &m->enc[s->fmt];
     if (w->c->q_bytes + e->len > pg_srv.cfg->subscriber_buffer_max && w->c->q_len) {
         pg_log_info("conn %llu: slow subscriber over subscriber_buffer_max, disconnecting",
                     (unsigned long long)w->c->id);
+        pg_metrics_drop(PG_DROP_SLOW_CONSUMER);
+        pg_limits_count(PG_REFUSE_SLOW_CONSUMER);
         pg_conn_drop_queued(w->c);
         ws_close(w, PG_WS_CLOSE_TRY_AGAIN, "too slow: reconnect and resume");
         return;
     }
+    pg_metrics_delivery(PG_MT_WEBSOCKET);
     pg_conn_send_msg(w->c, m, e->data, e->len);
 }
 
@@ -228,6 +265,7 @@ static void client_publish(struct pg_ws *w, const char *body, size_t len, bool b
     size_t data_len = len;
     const char *why = NULL;
     if (!rate_ok(w)) {
+        pg_limits_count(PG_REFUSE_RATE);
         refuse_client_message(w, 429, "too many messages: over pubsub_rate_limit");
         return;
     }
@@ -285,12 +323,54 @@ static void on_data_chunk(struct pg_ws *w, const uint8_t *p, size_t n)
     pg_buf_add(&w->msg, p, n);
 }
 
+/* ---- compressed client messages (RSV1): inflated into msg ---- */
+
+static void inflated_chunk(void *w, const uint8_t *p, size_t n)
+{
+    on_data_chunk(w, p, n);
+}
+
+static int inflate_failed(struct pg_ws *w, int err)
+{
+    pg_log_info("conn %llu: websocket compressed message: %s", (unsigned long long)w->c->id,
+                pg_ws_inflate_strerror(err));
+    pg_ws_inflater_free(w->inflater);
+    w->inflater = NULL;
+    pg_conn_drop_queued(w->c);
+    ws_close(w, pg_ws_inflate_close_code(err), pg_ws_inflate_strerror(err));
+    return -1;
+}
+
+/* Returns 1 when inflated into msg, 0 when discarded (our close is sent),
+ * -1 after an error (the connection is closing: stop reading). */
+static int inflate_chunk(struct pg_ws *w, int opcode, const uint8_t *p, size_t n)
+{
+    if (w->close_sent)
+        return 0;
+    if (!w->inflater)
+        w->inflater = pg_ws_inflater_new(pg_srv.cfg->max_message_size, opcode == PG_WS_OP_TEXT);
+    int err = pg_ws_inflate(w->inflater, p, n, inflated_chunk, w);
+    return err ? inflate_failed(w, err) : 1;
+}
+
+/* The compressed message ended: 1 when msg holds all of it, else as above. */
+static int inflate_end(struct pg_ws *w, int opcode)
+{
+    int rc = inflate_chunk(w, opcode, NULL, 0);
+    if (rc <= 0)
+        return rc;
+    int err = pg_ws_inflate_end(w->inflater, inflated_chunk, w);
+    pg_ws_inflater_free(w->inflater);
+    w->inflater = NULL;
+    return err ? inflate_failed(w, err) : 1;
+}
+
 static size_t ws_on_data(struct pg_conn *c, uint8_t *data, size_t len)
 {
     struct pg_ws *w = c->proto;
     struct pg_ws_limits lim = {
         .max_message_size = pg_srv.cfg->max_message_size,
-        .deflate = false,
+        .deflate = w->deflate,
         .validate_utf8 = true,
     };
     size_t used = 0;
@@ -298,15 +378,26 @@ static size_t ws_on_data(struct pg_conn *c, uint8_t *data, size_t len)
      * may consume nothing, and may follow the last byte */
     while (!(c->flags & (PG_CONN_CLOSING | PG_CONN_LINGER))) {
         struct pg_ws_event ev;
+        int z;
         size_t n = pg_ws_parse(&w->parser, data + used, len - used, &lim, &ev);
         used += n;
         switch (ev.type) {
         case PG_WS_EV_NEED_MORE:
             return used;
         case PG_WS_EV_DATA:
-            on_data_chunk(w, ev.data, ev.len);
+            if (!ev.rsv1)
+                on_data_chunk(w, ev.data, ev.len);
+            else if (inflate_chunk(w, ev.opcode, ev.data, ev.len) < 0)
+                return len;
             break;
         case PG_WS_EV_MESSAGE_END:
+            if (ev.rsv1 && (z = inflate_end(w, ev.opcode)) <= 0) {
+                pg_buf_free(&w->msg);
+                w->msg_overflow = false;
+                if (z < 0)
+                    return len;
+                break;
+            }
             on_message_end(w, ev.opcode);
             break;
         case PG_WS_EV_PING:
@@ -338,6 +429,10 @@ static void ws_on_tick(struct pg_conn *c, uint64_t now)
     const struct pg_config *cfg = pg_srv.cfg;
     if (w->close_sent)
         return;
+    if (w->auth_expires_ms && now >= w->auth_expires_ms) {
+        ws_close(w, PG_WS_CLOSE_POLICY, "token has expired");
+        return;
+    }
     if (now - c->last_read_ms >= cfg->idle_timeout_ms) {
         ws_close(w, PG_WS_CLOSE_GOING_AWAY, "idle timeout");
         return;
@@ -362,6 +457,7 @@ static void ws_on_free(struct pg_conn *c)
     struct pg_ws *w = c->proto;
     pg_hub_unsubscribe(&w->sub);
     pg_buf_free(&w->msg);
+    pg_ws_inflater_free(w->inflater);
     free(w->pub_channel);
     free(w);
     c->proto = NULL;
@@ -378,7 +474,7 @@ static const struct pg_conn_handler ws_handler = {
 void pg_ws_accept(struct pg_request *r, const struct pg_sub_target *t)
 {
     struct pg_ws_handshake hs;
-    pg_ws_handshake_check(r->head, false, &hs);
+    pg_ws_handshake_check(r->head, pg_srv.cfg->websocket_deflate, &hs);
     if (hs.status != 101) {
         size_t len;
         struct pg_buf b = {0};
@@ -389,6 +485,12 @@ void pg_ws_accept(struct pg_request *r, const struct pg_sub_target *t)
         pg_http_respond(r->c, false, hs.status, "application/json",
                         pg_ws_handshake_error_headers(&hs), body, len);
         free(body);
+        return;
+    }
+    const char *owhy = NULL;
+    if (!pg_origin_allowed(r, &owhy)) {
+        pg_limits_count(PG_REFUSE_ORIGIN);
+        pg_http_error(r->c, false, 403, owhy);
         return;
     }
     char cursor[64];
@@ -402,12 +504,19 @@ void pg_ws_accept(struct pg_request *r, const struct pg_sub_target *t)
                              "(a raw subscriber gets payloads only)");
         return;
     }
+    struct pg_auth_result auth;
+    int verdict = pg_auth_check(r, t, &auth);
+    if (verdict == PG_AUTH_PENDING)
+        return;              /* auth.c owns the connection and replays r */
     struct pg_conn *c = r->c;
     struct pg_ws *w = pg_xcalloc(1, sizeof *w);
     w->c = c;
     w->json = hs.json;
     w->sub.ops = &ws_ops;
     w->sub.fmt = (uint8_t)(hs.json ? fmt_json : fmt_raw);
+    w->deflate = hs.deflate;
+    if (hs.deflate)
+        w->sub.fmt = (uint8_t)(hs.json ? fmt_json_z : fmt_raw_z);
     w->last_ping_ms = pg_now_ms();
     pg_ws_parser_init(&w->parser);
     if (t->pubsub)
@@ -418,6 +527,11 @@ void pg_ws_accept(struct pg_request *r, const struct pg_sub_target *t)
     pg_conn_send_copy(c, head, (size_t)hl);
     c->h = &ws_handler;
     c->proto = w;
+    if (verdict == PG_AUTH_DENY) {
+        ws_close(w, PG_WS_CLOSE_POLICY, auth.why);   /* a browser sees 1008, not a refused upgrade */
+        return;
+    }
+    w->auth_expires_ms = auth.expires_ms;
     const char *why = NULL;
     if (pg_hub_subscribe(&w->sub, t->names, t->lens, t->n, cl >= 0 ? cursor : NULL,
                          cl >= 0 ? (size_t)cl : 0, &why) < 0) {

@@ -1,24 +1,35 @@
-/* deflate-bench.c — measures what permessage-deflate costs and saves in a
- * running pushgated: bytes on the wire and server CPU per delivery for a
- * 2 KB JSON order update broadcast to N WebSocket subscribers, and the idle
- * memory of N subscribers. The shared load generator (pgload) speaks no
- * deflate, hence this tool.
+/* deflate-bench.c — measures what permessage-deflate costs and saves in
+ * pushgated: bytes on the wire and server CPU per delivery for a 2 KB JSON
+ * order update broadcast to N WebSocket subscribers, and the idle memory of
+ * N subscribers. The shared load generator (pgload) speaks no deflate,
+ * hence this tool.
  *
- *   deflate-bench --pid PID --port P --pub-port Q [--mode plain|deflate]
+ *   deflate-bench --daemon ./pushgated [--subs N] [--messages M]
+ *       the whole comparison: for each figure a fresh daemon (free loopback
+ *       ports, access log off, pinned to CPU 0; the tool pins itself to CPU
+ *       1): idle plain, idle deflate, then fan-out plain and deflate, raw
+ *       and pushgate.v1+json. One line per run.
+ *   deflate-bench --pid PID --port P [--pub-port Q] [--mode plain|deflate]
  *                 [--subs N] [--messages M] [--json] [--idle]
+ *       one run against a daemon you started (max_connections_per_ip 0).
  *
- * --idle: connects N subscribers, reads the daemon's VmRSS before, after
- *   the handshakes and after each subscriber sent one 300-byte client message
+ * idle: connects N subscribers, reads the daemon's VmRSS before, after the
+ *   handshakes and after each subscriber sent one 300-byte client message
  *   (compressed in deflate mode: the server inflates it, then must free its
  *   inflate state), and prints bytes per connection.
- * otherwise: connects N subscribers to one channel, publishes M messages
+ * fan-out: connects N subscribers to one channel, publishes M messages
  *   closed-loop (message i+1 once every subscriber has message i), and
- *   prints wire bytes and server CPU (summed over /proc/PID/task/TID/schedstat,
- *   nanoseconds) per delivery. The first subscriber's frames are checked:
- *   RSV1 as negotiated, and the payload (inflated with zlib) equals the body.
+ *   prints wire bytes and server CPU (summed over
+ *   /proc/PID/task/TID/schedstat, nanoseconds) per delivery. The first
+ *   subscriber's frames are checked: RSV1 as negotiated, and the payload
+ *   (inflated with zlib) equals the body. In deflate mode it also times
+ *   what a subscriber pays to inflate one message.
  *
  * One thread, epoll, blocking publishes over one keep-alive connection. Not
- * part of the daemon: it may exit on the first unexpected answer. */
+ * part of the daemon: it exits on the first unexpected answer. One file of
+ * ~700 lines on purpose: a standalone tool that needs only zlib and libc. Figures
+ * measured with it are in the closing report of the deflate work and in the
+ * header of src/ws_deflate.h. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -26,6 +37,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +46,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -55,6 +69,7 @@ static struct {
     int pid, port, pub_port, subs, messages;
     bool deflate, json, idle;
     const char *channel;
+    const char *daemon;   /* --daemon: start a fresh one per run */
 } opt = {.subs = 1000, .messages = 500, .channel = "bench.orders"};
 
 static struct sub *subs;
@@ -65,6 +80,7 @@ static char body[4096];
 static size_t body_len;
 static uint8_t sample[8192];   /* one compressed payload, for the client's inflate cost */
 static size_t sample_len;
+static int upgraded_count;
 
 static void die(const char *what)
 {
@@ -288,8 +304,6 @@ static void frames_in(struct sub *s, int idx, const uint8_t *p, size_t n)
             message_done(s, idx);
     }
 }
-
-static int upgraded_count;
 
 static void handshake_in(struct sub *s, int idx, const uint8_t *p, size_t n)
 {
@@ -524,9 +538,119 @@ static void run_fanout(void)
                client_inflate_us());
 }
 
+/* ---- a fresh daemon per run (--daemon) ------------------------------ */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof a;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+        die("free port");
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void pin(pid_t pid, int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(pid, sizeof set, &set); /* best effort (one CPU: no pinning) */
+}
+
+static void daemon_start(void)
+{
+    char listen[64], publish[64];
+    opt.port = free_port();
+    opt.pub_port = free_port();
+    snprintf(listen, sizeof listen, "--listen=127.0.0.1:%d", opt.port);
+    snprintf(publish, sizeof publish, "--publish_listen=127.0.0.1:%d", opt.pub_port);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        pin(0, 0);
+        execl(opt.daemon, opt.daemon, listen, publish, "--max_connections_per_ip=0", "--log_level=warn",
+              "--log_file=/dev/null", "--access_log=off", "--history_size=1", "--www_root=",
+              "--websocket_deflate=on", (char *)NULL);
+        _exit(127);
+    }
+    opt.pid = pid;
+    for (int i = 0; i < 200; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.pub_port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
+        close(fd);
+        if (rc == 0)
+            return;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            break;
+        usleep(50000);
+    }
+    fprintf(stderr, "deflate-bench: %s did not start\n", opt.daemon);
+    exit(1);
+}
+
+static void daemon_stop(void)
+{
+    kill(opt.pid, SIGTERM);
+    waitpid(opt.pid, NULL, 0);
+}
+
+/* Forgets the subscribers and counters of the previous run. */
+static void reset(void)
+{
+    for (int i = 0; subs && i < opt.subs; i++) {
+        close(subs[i].fd);
+        free(subs[i].keep);
+    }
+    free(subs);
+    subs = NULL;
+    if (ep > 0)
+        close(ep);
+    if (pub_fd > 0)
+        close(pub_fd);
+    ep = pub_fd = 0;
+    wire_bytes = payload_bytes = frames_rsv1 = frames_total = 0;
+    upgraded_count = 0;
+    sample_len = 0;
+}
+
+static void run_all(void)
+{
+    static const struct {
+        bool idle, json, deflate;
+    } runs[] = {
+        {true, false, false}, {true, false, true},
+        {false, false, false}, {false, false, true},
+        {false, true, false}, {false, true, true},
+    };
+    pin(0, 1);
+    printf("# %d subscribers, %d messages; daemon pinned to CPU 0, this tool to CPU 1, access log off\n",
+           opt.subs, opt.messages);
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        opt.idle = runs[i].idle;
+        opt.json = runs[i].json;
+        opt.deflate = runs[i].deflate;
+        daemon_start();
+        if (opt.idle)
+            run_idle();
+        else
+            run_fanout();
+        fflush(stdout);
+        reset();
+        daemon_stop();
+    }
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: deflate-bench --pid PID --port P --pub-port Q [--mode plain|deflate] "
+    fprintf(stderr, "usage: deflate-bench --daemon PATH [--subs N] [--messages M]\n"
+                    "       deflate-bench --pid PID --port P [--pub-port Q] [--mode plain|deflate] "
                     "[--subs N] [--messages M] [--json] [--idle] [--channel NAME]\n");
     exit(2);
 }
@@ -553,15 +677,22 @@ int main(int argc, char **argv)
             opt.messages = atoi(v), i++;
         else if (!strcmp(a, "--channel"))
             opt.channel = v, i++;
+        else if (!strcmp(a, "--daemon"))
+            opt.daemon = v, i++;
         else if (!strcmp(a, "--mode"))
             opt.deflate = !strcmp(v, "deflate"), i++;
         else
             usage();
     }
-    if (!opt.pid || !opt.port || (!opt.idle && !opt.pub_port) || opt.subs < 1 || opt.messages < 1)
+    if (opt.subs < 1 || opt.messages < 1)
         usage();
     make_body();
-    if (opt.idle)
+    signal(SIGPIPE, SIG_IGN);
+    if (opt.daemon)
+        run_all();
+    else if (!opt.pid || !opt.port || (!opt.idle && !opt.pub_port))
+        usage();
+    else if (opt.idle)
         run_idle();
     else
         run_fanout();

@@ -30,6 +30,7 @@
  * Deliberate departures: HEAD is answered at once (204 with X-Last-Id, no
  * hold). JSONP bodies are built as one copy instead of queued references,
  * because U+2028 and U+2029 must be escaped for pre-ES2019 browsers. */
+#include "notice.h"
 #include "fallback.h"
 #include "fallback_query.h"
 #include "access_log.h"
@@ -139,15 +140,7 @@ static void lp_gap(struct pg_subscriber *s, const char *const *channels, size_t 
 {
     struct pg_lp *p = lp_of(s);
     struct pg_buf b = {0};
-    pg_buf_adds(&b, "{\"type\":\"gap\",\"channels\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            pg_buf_adds(&b, ",");
-        pg_buf_json_str(&b, channels[i], strlen(channels[i]));
-    }
-    pg_buf_adds(&b, "],\"id\":");
-    pg_buf_json_str(&b, cursor, strlen(cursor));
-    pg_buf_adds(&b, "}");
+    pg_notice_gap(&b, true, channels, n, cursor);
     p->gap = true;
     size_t len;
     char *j = pg_buf_steal(&b, &len);
@@ -157,9 +150,7 @@ static void lp_gap(struct pg_subscriber *s, const char *const *channels, size_t 
 static void lp_deleted(struct pg_subscriber *s, const char *channel, size_t remaining)
 {
     struct pg_buf b = {0};
-    pg_buf_adds(&b, "{\"type\":\"deleted\",\"channel\":");
-    pg_buf_json_str(&b, channel, strlen(channel));
-    pg_buf_adds(&b, "}");
+    pg_notice_deleted(&b, channel);
     size_t len;
     char *j = pg_buf_steal(&b, &len);
     push(lp_of(s), NULL, j, len);

@@ -28,6 +28,7 @@
  * reconnects by itself resumes from the moment it first connected instead
  * of losing what was published while it was away. Input from the client
  * after the request is read and discarded. */
+#include "notice.h"
 #include "fallback.h"
 #include "fallback_query.h"
 #include "sse_format.h"
@@ -186,15 +187,7 @@ static void sse_deliver(struct pg_subscriber *s, struct pg_message *m)
 static void sse_gap(struct pg_subscriber *s, const char *const *channels, size_t n, const char *cursor)
 {
     struct pg_buf b = {0};
-    pg_buf_adds(&b, "{\"channels\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            pg_buf_adds(&b, ",");
-        pg_buf_json_str(&b, channels[i], strlen(channels[i]));
-    }
-    pg_buf_adds(&b, "],\"id\":");
-    pg_buf_json_str(&b, cursor, strlen(cursor));
-    pg_buf_adds(&b, "}");
+    pg_notice_gap(&b, false, channels, n, cursor);
     send_control(sse_of(s), "pushgate.gap", b.p, b.len);
     pg_buf_free(&b);
 }

@@ -15,6 +15,7 @@
 
 static int log_fd = 2;
 static int log_level = PG_LOG_INFO;
+static const char *log_ident = "pushgated";
 static const char *const level_names[] = {"error", "warn", "notice", "info", "debug"};
 
 int pg_log_level_parse(const char *name)
@@ -50,6 +51,11 @@ int pg_log_open(const char *path, int level)
     return 0;
 }
 
+void pg_log_set_ident(const char *ident)
+{
+    log_ident = ident;
+}
+
 void pg_log_set_level(int level)
 {
     log_level = level;
@@ -70,8 +76,8 @@ void pg_log(int level, const char *fmt, ...)
     gettimeofday(&tv, NULL);
     localtime_r(&tv.tv_sec, &tm);
     size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(line + n, sizeof line - n, ".%03ld [%s] pushgated: ",
-                          (long)(tv.tv_usec / 1000), pg_log_level_name(level));
+    n += (size_t)snprintf(line + n, sizeof line - n, ".%03ld [%s] %s: ",
+                          (long)(tv.tv_usec / 1000), pg_log_level_name(level), log_ident);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);

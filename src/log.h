@@ -16,6 +16,8 @@ const char *pg_log_level_name(int level);
  * with errno set (the previous destination stays in use). */
 int pg_log_open(const char *path, int level);
 void pg_log_set_level(int level);
+/* The program name on each line (default "pushgated"); a static string. */
+void pg_log_set_ident(const char *ident);
 bool pg_log_enabled(int level);
 void pg_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -19,8 +19,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "privileges.h"
+#include "publish.h"
 #include "server.h"
+#include "spool.h"
 #include "static_files.h"
+#ifdef HAVE_HIREDIS
+#include "store_redis.h"
+#endif
 #include "tls.h"
 #include "util.h"
 #include "ws_transport.h"
@@ -154,6 +160,27 @@ static bool uses_tls(const struct pg_config *c)
         if (strncmp(c->publish_listen.v[i], "tls:", 4) == 0)
             return true;
     return false;
+}
+
+/* The store key: memory (nothing to open) or Redis (store_redis.h). */
+static int open_store(const struct pg_config *c, const struct pg_hub_limits *lim, char *err,
+                      size_t errlen)
+{
+    struct pg_store_url url;
+    const char *why = NULL;
+    if (!pg_config_parse_store(c->store, &url, &why)) {
+        snprintf(err, errlen, "store %s: %s", c->store, why);
+        return -1;
+    }
+    if (url.kind == PG_STORE_MEMORY)
+        return 0;
+#ifdef HAVE_HIREDIS
+    return pg_store_redis_open(&url, pg_srv.base, lim, err, errlen);
+#else
+    snprintf(err, errlen, "store %s: this pushgated was built without hiredis "
+             "(install libhiredis-dev, then configure and make again)", c->store);
+    return -1;
+#endif
 }
 
 static int open_listeners(const struct pg_config *c)
@@ -342,8 +369,13 @@ int main(int argc, char **argv)
     pg_metrics_init();
     struct pg_hub_limits lim = hub_limits(run.cfg);
     pg_hub_init(&lim);
-    struct pg_journal_opts jo = {run.cfg->history_journal, &lim, pg_srv.base, NULL, NULL};
+    struct pg_journal_opts jo = {run.cfg->history_journal, &lim, pg_srv.base,
+                                pg_publish_dedup_remember, NULL};
     if (pg_journal_open(&jo, err, sizeof err) < 0) {   /* before any listener opens */
+        pg_log_error("%s", err);
+        return 2;
+    }
+    if (open_store(run.cfg, &lim, err, sizeof err) < 0) {
         pg_log_error("%s", err);
         return 2;
     }
@@ -360,8 +392,19 @@ int main(int argc, char **argv)
         pg_listener_close_all();
         return 2;
     }
-    if (getuid() == 0 && !*run.cfg->user)
+    if (pg_drop_privileges(run.cfg->user, run.cfg->group, err, sizeof err) < 0) {
+        pg_log_error("%s", err);
+        return 2;
+    }
+    if (pg_spool_start(pg_srv.base, run.cfg->spool_dir, run.cfg->spool_poll_ms, err, sizeof err) < 0) {
+        pg_log_error("%s", err);
+        pg_listener_close_all();
+        return 2;
+    }
+    if (getuid() == 0)
         pg_log_warn("running as root: set user and group in the config to drop privileges");
+    else if (*run.cfg->user)
+        pg_log_info("running as user %s", run.cfg->user);
     pg_log_notice("pushgated %s started (epoch %s, www_root %s)", PACKAGE_VERSION, pg_hub_epoch(),
                   *run.www_root ? run.www_root : "(disabled)");
 
@@ -375,12 +418,16 @@ int main(int argc, char **argv)
     start_tick();
     event_base_dispatch(pg_srv.base);
 
+    pg_spool_stop();
     pg_log_notice("stopped");
     pg_conn_free_all();
     pg_access_log_close();            /* after the connections' close lines */
     pg_metrics_set_dashboard_dir(NULL);
     pg_listener_close_all();
     pg_journal_close();
+#ifdef HAVE_HIREDIS
+    pg_store_redis_close();
+#endif
     pg_hub_free();
     for (int i = 0; signums[i]; i++)
         event_free(sigs[i]);

@@ -42,6 +42,11 @@ static void dedup_add(const char *key)
     dedup.next = (dedup.next + 1) % DEDUP_KEYS;
 }
 
+void pg_publish_dedup_remember(const char *key, void *arg)
+{
+    dedup_add(key);
+}
+
 bool pg_client_publish_allowed(const char *channel)
 {
     const struct pg_strlist *g = &pg_srv.cfg->client_publish;

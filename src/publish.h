@@ -31,6 +31,9 @@ enum { PG_PUB_ORIGIN_API = 0, PG_PUB_ORIGIN_CLIENT = 1, PG_PUB_ORIGIN_SPOOL = 2 
  * status is not 2xx (all or nothing). */
 int pg_publish(const struct pg_publish_req *req, char **reply);
 
+/* Marks a dedup key as applied (the journal's replay refills the set). */
+void pg_publish_dedup_remember(const char *key, void *arg);
+
 /* True when client_publish has a glob matching channel (NUL-terminated). */
 bool pg_client_publish_allowed(const char *channel);
 

@@ -37,7 +37,19 @@ static void do_publish(struct pg_request *r, const char *rest)
         pg_req_error(r, 400, PG_EVENT_RULE);
         return;
     }
+    /* a bridge draining its spool from another host names each entry */
+    char dedup[128];
+    const struct pg_http_header *dk = pg_http_header_find(r->head, "X-Pushgate-Dedup-Key");
+    if (dk && (dk->value_len == 0 || dk->value_len >= sizeof dedup)) {
+        pg_req_error(r, 400, "X-Pushgate-Dedup-Key must be 1-127 bytes");
+        return;
+    }
+    if (dk) {
+        memcpy(dedup, dk->value, dk->value_len);
+        dedup[dk->value_len] = '\0';
+    }
     struct pg_publish_req req = {
+        .dedup_key = dk ? dedup : NULL,
         .channels = rest, .channels_len = strlen(rest),
         .event = ev, .event_len = ev_len,
         .body = r->body, .body_len = r->body_len,

@@ -175,7 +175,7 @@ static const char info_lua[] = LUA_PRELUDE
 static const char trim_lua[] = LUA_PRELUDE
     "if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', 5000) then return -1 end\n"
     "local cutoff = now_ms() - tonumber(ARGV[1])\n"
-    "local chans = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. fmt(cutoff), 'LIMIT', 0, 1000)\n"
+    "local chans = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. fmt(cutoff), 'LIMIT', 0, 5000)\n"
     "for _, ch in ipairs(chans) do\n"
     "  redis.call('DEL', ARGV[3] .. ch)\n"
     "  redis.call('ZREM', KEYS[1], ch)\n"

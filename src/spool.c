@@ -143,14 +143,14 @@ int pg_spool_start(struct event_base *base, const char *dir, uint64_t poll_ms, c
     if (!dir || !*dir)
         return 0;
     if (mkdir(dir, 02770) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "spool_dir %s: cannot create it: %s", dir, strerror(errno));
-        return -1;
-    }
-    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        /* not ours to create (tmpfiles, the package or the bridge will):
+         * keep polling; the first entry written is picked up */
+        pg_log_warn("spool_dir %s: cannot create it (%s); draining it once it exists", dir,
+                    strerror(errno));
+    } else if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
         snprintf(err, errlen, "spool_dir %s: not a directory", dir);
         return -1;
-    }
-    if (access(dir, R_OK | W_OK | X_OK) < 0) {
+    } else if (access(dir, R_OK | W_OK | X_OK) < 0) {
         snprintf(err, errlen, "spool_dir %s: %s (the daemon must read and remove entries)",
                  dir, strerror(errno));
         return -1;

@@ -53,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #define CMD_TIMEOUT_MS 500
 #define BEAT_MS 1000
@@ -131,24 +132,6 @@ bool pg_redis_adopt_epoch(const char *ep)
 
 /* ---- the command link ---- */
 
-static int load_scripts(void)
-{
-    for (int i = 0; i < PG_RS_COUNT; i++) {
-        redisReply *r = redisCommand(R.sync, "SCRIPT LOAD %s", pg_redis_script_text(i));
-        bool ok = r && r->type == REDIS_REPLY_STRING && r->len == 40;
-        if (ok)
-            memcpy(R.sha[i], r->str, 41);
-        else
-            snprintf(R.err, sizeof R.err, "redis: SCRIPT LOAD %s: %s", pg_redis_script_name(i),
-                     r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply") : R.sync->errstr);
-        if (r)
-            freeReplyObject(r);
-        if (!ok)
-            return -1;
-    }
-    return 0;
-}
-
 static int select_db(void)
 {
     if (!R.url.db)
@@ -175,7 +158,7 @@ static int sync_connect(void)
         return -1;
     }
     R.sync = c;
-    if (redisSetTimeout(c, tv) != REDIS_OK || select_db() < 0 || load_scripts() < 0 ||
+    if (redisSetTimeout(c, tv) != REDIS_OK || select_db() < 0 || pg_redis_load_scripts() < 0 ||
         pg_redis_hello(false) < 0) {
         if (R.sync) {
             redisFree(R.sync);
@@ -190,8 +173,10 @@ void pg_redis_sync_failed(const char *why)
 {
     if (!R.sync)
         return;
-    snprintf(R.err, sizeof R.err, "redis: %s", why);
-    pg_log_warn("redis command link lost (%s): publishes get 503 until Redis answers again", why);
+    char w[200];
+    snprintf(w, sizeof w, "%s", why);   /* why may point into R.err */
+    pg_log_warn("redis command link lost (%s; %s): publishes get 503 until Redis answers again", w, R.err);
+    snprintf(R.err, sizeof R.err, "redis: %s", w);
     redisFree(R.sync);
     R.sync = NULL;
     L.drop_async = true;            /* reconnect both once Redis shows it is alive */
@@ -245,15 +230,17 @@ static int catch_up_read(struct names *ns, uint64_t after, uint64_t upto, char *
         struct pg_message **msgs;
         size_t n_msgs;
         const char *why;
+        uint64_t counter;
         if (pg_redis_replay_range((const char *const *)ns->v + at, ns->len + at, k, R.epoch, after,
-                                  upto, flags + at, &msgs, &n_msgs, &why) < 0)
+                                  upto, flags + at, &msgs, &n_msgs, &counter, &why) < 0)
             return -1;
         *all = pg_xrealloc(*all, (*n_all + n_msgs + 1) * sizeof **all);
         memcpy(*all + *n_all, msgs, n_msgs * sizeof *msgs);
         *n_all += n_msgs;
         free(msgs);
     }
-    qsort(*all, *n_all, sizeof **all, cmp_seq);
+    if (*n_all)
+        qsort(*all, *n_all, sizeof **all, cmp_seq);
     return 0;
 }
 
@@ -307,12 +294,11 @@ static void gap_all(void *arg, const char *name, size_t len)
     pg_hub_gap_local(name, len, arg);
 }
 
-/* The pub/sub link is subscribed: bring this node up to the counter. */
-static int resync(void)
+/* The pub/sub link is subscribed: bring this node from (old, after) up to
+ * the counter. */
+static int resync(const char *old, uint64_t after)
 {
-    char old[PG_REDIS_EPOCH_MAX], cursor[64];
-    snprintf(old, sizeof old, "%s", R.epoch);
-    uint64_t after = R.last_seen;
+    char cursor[64];
     if (pg_redis_hello(false) < 0)
         return -1;
     if (!old[0])
@@ -382,14 +368,20 @@ static void on_subscribed(void)
     L.link = LINK_SUBSCRIBED;
     L.last_rx_ms = pg_now_ms();
     event_del(L.retry);             /* the handshake timeout */
+    char old[PG_REDIS_EPOCH_MAX];
+    snprintf(old, sizeof old, "%s", R.epoch);
+    uint64_t after = R.last_seen;
     if (!R.sync && sync_connect() < 0) {
         pg_log_debug("%s", R.err);
         L.drop_async = true;
         event_active(L.kick, EV_TIMEOUT, 0);
         return;
     }
-    if (resync() < 0)
-        return;                     /* pg_redis_sync_failed scheduled the retry */
+    if (resync(old, after) < 0) {
+        if (R.sync)                 /* an error reply (LOADING...): try again later */
+            pg_redis_sync_failed("resync failed");
+        return;
+    }
     update_state();
 }
 
@@ -401,7 +393,10 @@ static void on_bus(redisAsyncContext *ac, void *reply, void *priv)
         return;
     L.last_rx_ms = pg_now_ms();
     const char *kind = r->element[0]->str;
-    if (strcmp(kind, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING)
+    /* before both confirmations, messages are left to the resync (they are
+     * at or below the counter it reads): they must not raise last_seen */
+    if (strcmp(kind, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING &&
+        L.link == LINK_SUBSCRIBED)
         on_payload(r->element[2]->str, r->element[2]->len);
     else if (strcmp(kind, "subscribe") == 0 && ++L.confirmed == 2)
         on_subscribed();
@@ -504,6 +499,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     uint64_t now = pg_now_ms();
     if (R.sync && L.link == LINK_SUBSCRIBED)
         pg_redis_hello(true);
+    if (L.link == LINK_SUBSCRIBED && now - L.last_rx_ms > STALL_MS)
+        redisAsyncHandleRead(L.ac); /* a busy loop may not have read it yet */
     if (L.link == LINK_SUBSCRIBED && now - L.last_rx_ms > STALL_MS) {
         pg_log_warn("redis pub/sub link: nothing from %s for %d ms (stalled?): reconnecting", R.where, STALL_MS);
         async_drop();

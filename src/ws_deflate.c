@@ -25,8 +25,8 @@
  * (or with a final block), which RFC 7692 §7.2.2 implies and some servers do
  * not check, so a sender that leaves the 00 00 ff ff tail in is refused; an
  * empty compressed payload (no block at all) is taken as an empty message,
- * as zlib-based peers do. Measurements behind PG_WS_DEFLATE_MIN and PG_WS_DEFLATE_LEVEL:
- * bench/deflate-bench.c and its notes in bench/RESULTS-deflate.md.
+ * as zlib-based peers do. Measurements behind PG_WS_DEFLATE_MIN and PG_WS_DEFLATE_LEVEL are
+ * in ws_deflate.h; bench/deflate-bench.c measures the daemon end to end.
  */
 #include "ws_deflate.h"
 

@@ -29,13 +29,19 @@
 
 struct pg_buf;
 
-/* Payloads shorter than this are sent uncompressed (RSV1 clear): below it
- * deflate saves a few bytes at most, and costs the receiver an inflate. */
+/* Payloads shorter than this are sent uncompressed (RSV1 clear). Measured
+ * on JSON: 16, 32 and 48 bytes compress to 18, 33 and 48; 64 to 61, 76 to
+ * 70, 108 to 96: below 64 bytes deflate saves nothing and still costs the
+ * receiver an inflate. */
 #define PG_WS_DEFLATE_MIN 64
 
 /* zlib level for server messages: each is compressed once, whatever the
- * number of subscribers. */
+ * number of subscribers. A 1.9 KB JSON order update: level 6 takes ~240k
+ * instructions (~15 us here) for 25% of its size, level 1 ~190k for 27%,
+ * level 9 ~250k for 25%. */
+#ifndef PG_WS_DEFLATE_LEVEL
 #define PG_WS_DEFLATE_LEVEL 6
+#endif
 
 #define PG_WS_INFLATE_CHUNK 16384
 

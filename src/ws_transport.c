@@ -15,6 +15,7 @@
  * Invariants: a subscriber over subscriber_buffer_max loses its queued
  * frames and gets close 1013, then resumes by id; after our close frame
  * is queued nothing else is queued. */
+#include "notice.h"
 #include "ws_transport.h"
 #include "access_log.h"
 #include "auth.h"
@@ -173,15 +174,7 @@ static void ws_gap(struct pg_subscriber *s, const char *const *channels, size_t 
     if (!w->json || w->close_sent)
         return;
     struct pg_buf b = {0};
-    pg_buf_adds(&b, "{\"type\":\"gap\",\"channels\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            pg_buf_adds(&b, ",");
-        pg_buf_json_str(&b, channels[i], strlen(channels[i]));
-    }
-    pg_buf_adds(&b, "],\"id\":");
-    pg_buf_json_str(&b, cursor, strlen(cursor));
-    pg_buf_adds(&b, "}");
+    pg_notice_gap(&b, true, channels, n, cursor);
     send_json_frame(w, &b);
     pg_buf_free(&b);
 }
@@ -196,9 +189,7 @@ static void ws_deleted(struct pg_subscriber *s, const char *channel, size_t rema
     if (!w->json || w->close_sent)
         return;
     struct pg_buf b = {0};
-    pg_buf_adds(&b, "{\"type\":\"deleted\",\"channel\":");
-    pg_buf_json_str(&b, channel, strlen(channel));
-    pg_buf_adds(&b, "}");
+    pg_notice_deleted(&b, channel);
     send_json_frame(w, &b);
     pg_buf_free(&b);
 }
@@ -345,8 +336,11 @@ static int inflate_failed(struct pg_ws *w, int err)
  * -1 after an error (the connection is closing: stop reading). */
 static int inflate_chunk(struct pg_ws *w, int opcode, const uint8_t *p, size_t n)
 {
-    if (w->close_sent)
+    if (w->close_sent) {
+        pg_ws_inflater_free(w->inflater);
+        w->inflater = NULL;
         return 0;
+    }
     if (!w->inflater)
         w->inflater = pg_ws_inflater_new(pg_srv.cfg->max_message_size, opcode == PG_WS_OP_TEXT);
     int err = pg_ws_inflate(w->inflater, p, n, inflated_chunk, w);

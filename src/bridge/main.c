@@ -20,6 +20,7 @@
 
 #include <fcgiapp.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -76,6 +77,7 @@ static int load_conf(const struct opts *o, struct pg_bridge_conf *c, struct pg_h
         fprintf(stderr, "pushgate-fcgi: %s\n", err);
         return -1;
     }
+    pg_log_set_ident("pushgate-fcgi");
     pg_log_open(NULL, c->log_level);
     if (c->webhooks && !(*hooks = pg_hook_map_load(c->webhooks, err, sizeof err))) {
         fprintf(stderr, "pushgate-fcgi: %s\n", err);
@@ -96,9 +98,23 @@ static int load_conf(const struct opts *o, struct pg_bridge_conf *c, struct pg_h
     return 0;
 }
 
+/* Web servers spawn FastCGI programs from threads with signals blocked,
+ * and a blocked or ignored signal survives exec: without this, mod_fcgid's
+ * and lighttpd's SIGTERM would never stop us. */
+static void reset_signals(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {0};
+    reset_signals();
     struct pg_bridge_conf c;
     struct pg_hook_map *hooks;
     if (parse_args(argc, argv, &o) < 0)

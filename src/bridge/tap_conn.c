@@ -173,7 +173,11 @@ static void forward_head(struct treq *r, size_t hl)
             o += line;
         }
     }
-    const char *blank = r->nhdr ? memchr(r->hdr[r->nhdr - 1].name, '\n', hl) + 1 : r->head;
+    const char *blank = r->head;
+    if (r->nhdr) {
+        const char *last = r->hdr[r->nhdr - 1].name;
+        blank = (const char *)memchr(last, '\n', (size_t)(r->head + hl - last)) + 1;
+    }
     size_t rest = r->head_len - (size_t)(blank - r->head);
     memcpy(out + o, blank, rest);
     o += rest;

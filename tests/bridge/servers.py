@@ -63,6 +63,7 @@ class Server:
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                      env=self.env(), start_new_session=True)
         out.close()
+        pgtest._live.append(self)   # stopped by pgtest even on an uncaught exception
         end = time.time() + T(timeout)
         while time.time() < end:
             if self.proc.poll() is not None:
@@ -85,10 +86,22 @@ class Server:
             if p and tail(p):
                 pgtest.tap.comment('---- %s:\n%s' % (p, tail(p)))
 
-    def stop(self):
-        if self.proc is not None:
-            stop(self.proc)
-            self.proc = None
+    def stop(self, check=None):
+        """SIGTERM (then SIGKILL) by PID, then the same to what is left of
+        its process group: FastCGI programs a web server spawned."""
+        if self in pgtest._live:
+            pgtest._live.remove(self)
+        if self.proc is None:
+            return
+        pgid = self.proc.pid
+        stop(self.proc)
+        self.proc = None
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pgid, sig)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.2)
 
     def __enter__(self):
         return self.start()

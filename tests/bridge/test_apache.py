@@ -10,6 +10,8 @@ from servers import Apache, PhpFpm, contrib, template
 from stack import Stack, check_bridge_mounts, check_subscribers_through_proxy
 
 t = Tap()
+if os.environ.get('PG_SKIP_WEBSERVERS') == '1':
+    t.skip_all('PG_SKIP_WEBSERVERS=1 (make distcheck)', 'PG_SKIP_WEBSERVERS')
 watchdog(240)
 if not os.path.exists('/usr/sbin/apache2'):
     t.skip_all('apache2 not installed (tests/bridge/packages.txt)')

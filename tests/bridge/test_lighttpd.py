@@ -9,6 +9,8 @@ from servers import Lighttpd, PhpFpm, contrib, template, web_user
 from stack import Stack, check_bridge_mounts, check_subscribers_through_proxy
 
 t = Tap()
+if os.environ.get('PG_SKIP_WEBSERVERS') == '1':
+    t.skip_all('PG_SKIP_WEBSERVERS=1 (make distcheck)', 'PG_SKIP_WEBSERVERS')
 watchdog(240)
 if not os.path.exists('/usr/sbin/lighttpd'):
     t.skip_all('lighttpd not installed (tests/bridge/packages.txt)')

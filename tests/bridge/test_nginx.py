@@ -11,6 +11,8 @@ from servers import Nginx, PhpFpm, contrib, template, web_user
 from stack import Stack, check_bridge_mounts, check_subscribers_through_proxy
 
 t = Tap()
+if os.environ.get('PG_SKIP_WEBSERVERS') == '1':
+    t.skip_all('PG_SKIP_WEBSERVERS=1 (make distcheck)', 'PG_SKIP_WEBSERVERS')
 watchdog(240)
 if not os.path.exists('/usr/sbin/nginx'):
     t.skip_all('nginx not installed (tests/bridge/packages.txt)')

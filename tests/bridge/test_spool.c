@@ -167,6 +167,9 @@ int main(void)
     ok(pg_spool_start(base, "", 50, err, sizeof err) == 0, "empty dir disables the spool");
     ok(pg_spool_start(base, "/proc/version", 50, err, sizeof err) < 0, "a file is not a spool dir");
     ok(strstr(err, "/proc/version") != NULL, "error names it: %s", err);
+    ok(pg_spool_start(base, "/proc/no/such/spool", 50, err, sizeof err) == 0,
+       "a directory that cannot be created yet is a warning, not an error");
+    run_for(base, 120);
     pg_spool_stop();
     event_base_free(base);
     char cmd[700];

@@ -20,6 +20,8 @@ from fakepub import FakePub
 from servers import Bridge, PhpFpm
 
 t = Tap()
+if os.environ.get('PG_SKIP_WEBSERVERS') == '1':
+    t.skip_all('PG_SKIP_WEBSERVERS=1 (make distcheck)', 'PG_SKIP_WEBSERVERS')
 watchdog(180)
 if not os.access(prog('pushgate-fcgi'), os.X_OK):
     t.skip_all('pushgate-fcgi not built')

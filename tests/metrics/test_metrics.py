@@ -158,6 +158,18 @@ async def case_counts(d):
             'connections gauge back to 0')
 
 
+async def case_client_origin(d):
+    ch = uniq('cpub-')
+    before = metrics(d)
+    async with ws_connect(d, '/pubsub/' + ch) as w:
+        await w.send('from a client')
+        ok = poll_until(lambda: delta(metrics(d), before, 'pushgate_messages_published_total',
+                                      origin='client') == 1, 3)
+    tap.ok(ok, 'a /pubsub client publish counts as origin="client"')
+    tap.is_(delta(metrics(d), before, 'pushgate_messages_published_total', origin='api'), 0,
+            'and not as origin="api"')
+
+
 def case_refusals(d):
     before = metrics(d)
     big = http_request(d, 'POST', '/pub/' + uniq('big'), body=b'x' * 2000)
@@ -275,9 +287,10 @@ def case_scrape_snippet(d):
 
 def main():
     require_websockets()
-    with Daemon(max_message_size=1024, history_size=100) as d:
+    with Daemon(max_message_size=1024, history_size=100, client_publish='cpub-*') as d:
         tap.run(case_format, d)
         tap.run(case_counts, d)
+        tap.run(case_client_origin, d)
         tap.run(case_refusals, d)
         tap.run(case_status, d)
         tap.run(case_dashboard, d)

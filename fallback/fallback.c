@@ -21,6 +21,7 @@
  * appended to X-Forwarded-For) in a small fixed table; when the table is
  * full of addresses active in the current second, a new address is not
  * limited rather than evicting an active one. */
+#include "conn_limits.h"
 #include "fallback.h"
 #include "fallback_query.h"
 #include "auth.h"
@@ -77,6 +78,7 @@ static bool origin_gate(const struct pg_request *r, const char *vary_more, struc
     const char *why = NULL;
     int v = pg_origin_check(r, &why);
     if (v == PG_ORIGIN_REFUSED) {
+        pg_limits_count(PG_REFUSE_ORIGIN);
         char peer[64];
         pg_log_info("conn %llu: %s from %s refused: %s", (unsigned long long)r->c->id,
                     r->path, pg_conn_peer(r->c, peer, sizeof peer), why);
@@ -221,8 +223,10 @@ static void fb_pubsub_post(struct pg_request *r, const struct pg_sub_target *t)
     if (av != PG_AUTH_ALLOW || !rate_ok(r)) {
         if (av == PG_AUTH_DENY)
             pg_fallback_error(r, cors.p, auth.status, auth.why);
-        else if (av == PG_AUTH_ALLOW)
+        else if (av == PG_AUTH_ALLOW) {
+            pg_limits_count(PG_REFUSE_RATE);
             pg_fallback_error(r, cors.p, 429, "too many messages: over pubsub_rate_limit");
+        }
         pg_buf_free(&cors);   /* PG_AUTH_PENDING: auth.c replays r later */
         return;
     }

@@ -23,6 +23,7 @@
  * Deliberate departure: no key of its own bounds a check; header_timeout
  * does (capped at 10 s), since the client's request is not answered until
  * the check is. */
+#include "conn_limits.h"
 #include "auth_wait.h"
 #include "config.h"
 #include "http.h"
@@ -113,6 +114,7 @@ static bool ratelog_due(struct ratelog *rl, uint64_t *n)
 
 void pg_auth_log_refusal(const struct pg_conn *c, const char *what, int status, const char *why)
 {
+    pg_limits_count(PG_REFUSE_AUTH);
     char peer[64];
     uint64_t n;
     pg_conn_peer(c, peer, sizeof peer);

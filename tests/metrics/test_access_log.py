@@ -155,12 +155,14 @@ def case_off():
         publish(d, ch, 'x')
         http_request(d, 'GET', '/pub/' + ch)
         time.sleep(T(1.3))
-        files = sorted(os.listdir(d.tmpdir))
-        tap.ok(all(f.startswith(('pushgated.', 'valgrind.')) for f in files),
-               'access_log off: no file written', files)
-        text = d.log_text()
-        tap.ok(not re.search(r'"(GET|POST) /pub/', text) and 'event=close' not in text,
-               'and no access lines in the error log')
+        written = []
+        for root, _, files in os.walk(d.tmpdir):
+            for f in files:
+                with open(os.path.join(root, f), 'rb') as fh:
+                    text = fh.read().decode('utf-8', 'replace')
+                if re.search(r'"(GET|POST) /pub/', text) or 'event=close' in text:
+                    written.append(f)
+        tap.is_(written, [], 'access_log off: no access line in any file the daemon wrote')
 
 
 def case_default_off():

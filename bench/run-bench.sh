@@ -23,7 +23,8 @@
 # PG_BENCH_SRC (default $PG_SRCDIR/../shared/bench), OUT (result directory,
 # default $PG_BUILDDIR/bench-results/<UTC time>), PEERS, SCENARIOS,
 # BENCH_SETUP=0 (do not run setup.sh), BENCH_IDLE=0 (skip the idle runs),
-# BENCH_COMPARE=0 (only the idle runs), PG_BENCH_EXTRA (more pushgated
+# BENCH_COMPARE=0 (no compare.sh run), BENCH_PROFILE=1 (also run
+# bench/profile.sh: callgrind and syscall counts per scenario), PG_BENCH_EXTRA (more pushgated
 # options), and every compare.sh knob
 # (B_SUBS, C_MSGS, ...), which is passed through.
 set -u
@@ -83,16 +84,26 @@ export PEERS=${PEERS:-"ext nchan ceiling node-ws socketio pushpin"}
 export SCENARIOS=${SCENARIOS:-"A B C D-sse D-lp"}
 export SERVER_CPU=${SERVER_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
 
+# machine_load WHEN: what else runs on this (shared) machine: other
+# processes on the pinned CPUs make CPU time and latency noisy
+machine_load() {
+    echo "load $1: $(cut -d' ' -f1-3 /proc/loadavg); busiest other processes:"
+    ps -eo pcpu,etime,comm --sort=-pcpu | sed -n '2,6p' | sed 's/^/  /'
+}
+
 # ---- what was measured ----
 {
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "pushgated: $PUSHGATED ($("$PUSHGATED" --version 2>/dev/null))"
     if command -v git > /dev/null && git -C "$PG_SRCDIR" rev-parse --git-dir > /dev/null 2>&1; then
         echo "commit: $(git -C "$PG_SRCDIR" log -1 --format='%h %s' 2>/dev/null)"
-        echo "uncommitted changes in src/ fallback/:"
-        git -C "$PG_SRCDIR" --no-optional-locks status --short src fallback 2>/dev/null | sed 's/^/  /'
+        echo "uncommitted changes in src/ fallback/ (modified; untracked):"
+        git -C "$PG_SRCDIR" --no-optional-locks status --short src fallback 2>/dev/null |
+            awk '$1 == "??" {u = u " " $2; next} {print "  " $0} END {if (u != "") print "  untracked:" u}'
     fi
     echo "EXT_CMD: $EXT_CMD"
     echo "bench tools: $TOOLS (copied from $PG_BENCH_SRC)"
+    machine_load "at the start"
 } | tee "$OUT/build.txt" >&2
 
 if [ "${BENCH_COMPARE:-1}" != 0 ]; then
@@ -103,6 +114,12 @@ if [ "${BENCH_IDLE:-1}" != 0 ]; then
     OUT=$OUT/idle TOOLS=$TOOLS "$HERE/idle-sse-lp.sh" || echo "run-bench.sh: idle runs failed" >&2
     IDLE_RESULTS=$OUT/idle/results.jsonl
 fi
+
+if [ "${BENCH_PROFILE:-0}" != 0 ]; then
+    OUT=$OUT/profile TOOLS=$TOOLS PUSHGATED=$PUSHGATED PG_BENCH_ARGS=$PG_BENCH_ARGS \
+        "$HERE/profile.sh" || echo "run-bench.sh: profile runs failed" >&2
+fi
+machine_load "at the end" | tee -a "$OUT/build.txt" >&2
 
 if [ -s "$OUT/compare/results.jsonl" ]; then
     echo

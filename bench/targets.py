@@ -47,6 +47,8 @@ def get(r, *path):
 def fmt(v, unit=""):
     if v is None:
         return "-"
+    if isinstance(v, float) and abs(v) < 1:
+        return "{:.3f}{}".format(v, unit)
     if isinstance(v, float) and abs(v) < 100:
         return "{:.1f}{}".format(v, unit)
     return "{:,.0f}{}".format(v, unit)

@@ -129,6 +129,7 @@ static void lp_deliver(struct pg_subscriber *s, struct pg_message *m)
     }
     if (p->bytes + e->len > pg_srv.cfg->subscriber_buffer_max && has_message(p)) {
         p->full = true;     /* the next poll resumes after our last message */
+        s->replay_full = true;
         pg_metrics_drop(PG_DROP_DEFERRED);
         return;
     }
@@ -193,7 +194,10 @@ static void last_id(const struct pg_lp *p, char *out, size_t cap)
 {
     for (size_t i = p->n; i-- > 0;)
         if (p->items[i].m) {
-            snprintf(out, cap, "%s", p->items[i].m->id);
+            const struct pg_message *m = p->items[i].m;
+            size_t n = PG_MIN((size_t)m->id_len, cap - 1);
+            memcpy(out, m->id, n);
+            out[n] = '\0';
             return;
         }
     pg_hub_cursor(out, cap);
@@ -202,7 +206,10 @@ static void last_id(const struct pg_lp *p, char *out, size_t cap)
 static char *answer_headers(const struct pg_lp *p, const char *cursor, bool jsonp)
 {
     struct pg_buf h = {0};
-    pg_buf_addf(&h, "Cache-Control: no-store\r\nX-Last-Id: %s\r\n", cursor);
+    pg_buf_reserve(&h, 256);
+    pg_buf_adds(&h, "Cache-Control: no-store\r\nX-Last-Id: ");
+    pg_buf_adds(&h, cursor);
+    pg_buf_adds(&h, "\r\n");
     if (p->gap)
         pg_buf_adds(&h, "X-Gap: 1\r\n");
     if (jsonp)
@@ -263,11 +270,11 @@ static void answer_json(struct pg_lp *p, const char *headers)
     for (size_t i = 0; i < p->n; i++)
         total += p->items[i].len;
     pg_http_respond(c, p->keep_alive, 200, "application/json", headers, NULL, total);
-    pg_conn_send_copy(c, "[", 1);
+    pg_conn_send_static(c, "[", 1);
     for (size_t i = 0; i < p->n; i++) {
         struct lp_item *it = &p->items[i];
         if (i)
-            pg_conn_send_copy(c, ",", 1);
+            pg_conn_send_static(c, ",", 1);
         if (it->m) {
             pg_conn_send_msg(c, it->m, item_data(p, it), it->len);
         } else {
@@ -275,7 +282,7 @@ static void answer_json(struct pg_lp *p, const char *headers)
             it->notice = NULL;
         }
     }
-    pg_conn_send_copy(c, "]", 1);
+    pg_conn_send_static(c, "]", 1);
 }
 
 /* Answers and frees p. A held poll's connection then reads requests again

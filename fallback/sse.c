@@ -43,7 +43,6 @@
 #include "server.h"
 #include "util.h"
 
-#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -52,8 +51,8 @@
 struct pg_sse {
     struct pg_subscriber sub;   /* first: the hub hands us &sub */
     struct pg_conn *c;
-    struct event beat;          /* heartbeat timer, re-armed after each ping */
-    struct event expire;        /* the token's end: pushgate.error, then the end */
+    uint64_t next_beat_ms;      /* next heartbeat (pg_now_ms), 0 = none */
+    uint64_t expires_ms;        /* the token's end: pushgate.error, then the end; 0 = none */
     bool ending;                /* the end of the stream is queued */
     bool replaying;             /* inside pg_hub_subscribe: the catch-up replay */
 };
@@ -121,8 +120,7 @@ static void end_stream(struct pg_sse *e)
     if (e->ending)
         return;
     e->ending = true;
-    event_del(&e->beat);
-    event_del(&e->expire);
+    e->next_beat_ms = e->expires_ms = 0;
     pg_conn_close_after_flush(e->c);
 }
 
@@ -136,6 +134,7 @@ static bool room_for(struct pg_sse *e, size_t len)
     if (c->q_len && c->q_bytes + len > pg_srv.cfg->subscriber_buffer_max && e->replaying) {
         /* A replay larger than the cap: send what fits and end there; the
          * client reconnects from the last id it got and gets the rest. */
+        e->sub.replay_full = true;
         end_stream(e);
         return false;
     }
@@ -148,8 +147,7 @@ static bool room_for(struct pg_sse *e, size_t len)
         pg_limits_count(PG_REFUSE_SLOW_CONSUMER);
         pg_access_conn_reason(c, "slow consumer");
         e->ending = true;
-        event_del(&e->beat);
-        event_del(&e->expire);
+        e->next_beat_ms = e->expires_ms = 0;
         pg_conn_drop_queued(c);
         pg_conn_close(c);
         return false;
@@ -215,29 +213,24 @@ static const struct pg_subscriber_ops sse_ops = {
 
 /* ---- connection ---- */
 
-static void arm_beat(struct pg_sse *e)
+/* Heartbeat and token end are checked by the shared tick
+ * (pg_conn_tick_all), not by two timers per stream. */
+static void sse_on_tick(struct pg_conn *c, uint64_t now)
 {
-    uint64_t ms = pg_srv.cfg->sse_heartbeat_ms;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    event_add(&e->beat, &tv);
-}
-
-static void on_beat(evutil_socket_t fd, short what, void *arg)
-{
-    struct pg_sse *e = arg;
+    static const char why[] = "{\"code\":401,\"reason\":\"the token expired: reconnect with a fresh one\"}";
+    struct pg_sse *e = c->proto;
+    if (e->expires_ms && now >= e->expires_ms) {
+        send_control(e, "pushgate.error", why, sizeof why - 1);
+        end_stream(e);
+        return;
+    }
+    if (!e->next_beat_ms || now < e->next_beat_ms)
+        return;
     char cur[64];
     pg_hub_cursor(cur, sizeof cur);
     send_control(e, "pushgate.ping", cur, strlen(cur));
     if (!e->ending)
-        arm_beat(e);
-}
-
-static void on_expire(evutil_socket_t fd, short what, void *arg)
-{
-    static const char why[] = "{\"code\":401,\"reason\":\"the token expired: reconnect with a fresh one\"}";
-    struct pg_sse *e = arg;
-    send_control(e, "pushgate.error", why, sizeof why - 1);
-    end_stream(e);
+        e->next_beat_ms = now + pg_srv.cfg->sse_heartbeat_ms;
 }
 
 static size_t sse_on_data(struct pg_conn *c, uint8_t *data, size_t len)
@@ -253,8 +246,6 @@ static void sse_on_eof(struct pg_conn *c)
 static void sse_on_free(struct pg_conn *c)
 {
     struct pg_sse *e = c->proto;
-    event_del(&e->beat);
-    event_del(&e->expire);
     pg_hub_unsubscribe(&e->sub);
     free(e);
     c->proto = NULL;
@@ -263,6 +254,7 @@ static void sse_on_free(struct pg_conn *c)
 static const struct pg_conn_handler sse_handler = {
     .name = "sse",
     .on_data = sse_on_data,
+    .on_tick = sse_on_tick,
     .on_eof = sse_on_eof,
     .on_free = sse_on_free,
 };
@@ -323,8 +315,6 @@ void pg_sse_start(struct pg_request *r, const struct pg_sub_target *t, const str
     e->c = c;
     e->sub.ops = &sse_ops;
     e->sub.fmt = (uint8_t)(o->json ? fmt_json : fmt_raw);
-    evtimer_assign(&e->beat, pg_srv.base, on_beat, e);
-    evtimer_assign(&e->expire, pg_srv.base, on_expire, e);
     c->h = &sse_handler;
     c->proto = e;
     send_open(c, o->has_cursor);
@@ -339,12 +329,8 @@ void pg_sse_start(struct pg_request *r, const struct pg_sub_target *t, const str
     }
     if (e->ending)
         return;
-    arm_beat(e);
-    if (expires_ms) {
-        uint64_t now = pg_now_ms(), ms = expires_ms > now ? expires_ms - now : 0;
-        struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-        event_add(&e->expire, &tv);
-    }
+    e->next_beat_ms = pg_now_ms() + pg_srv.cfg->sse_heartbeat_ms;
+    e->expires_ms = expires_ms;
     char peer[64];
     pg_log_debug("conn %llu: sse subscriber from %s, %zu channel(s)%s%s%s", (unsigned long long)c->id,
                  pg_conn_peer(c, peer, sizeof peer), t->n, o->json ? ", json" : "",

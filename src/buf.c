@@ -31,19 +31,38 @@ void pg_buf_adds(struct pg_buf *b, const char *s)
     pg_buf_add(b, s, strlen(s));
 }
 
+/* One vsnprintf when the text fits the room already reserved (the usual
+ * case: replies reserve ahead), a second one only when it did not. */
 void pg_buf_addf(struct pg_buf *b, const char *fmt, ...)
 {
     va_list ap;
+    pg_buf_reserve(b, 64);
+    size_t room = b->cap - b->len;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->p + b->len, room, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n < 0) {
+        b->p[b->len] = '\0';
         return;
-    pg_buf_reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    }
+    if ((size_t)n >= room) {
+        pg_buf_reserve(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
+}
+
+void pg_buf_add_u64(struct pg_buf *b, uint64_t v)
+{
+    char d[20];
+    size_t n = 0;
+    do {
+        d[sizeof d - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    pg_buf_add(b, d + sizeof d - n, n);
 }
 
 void pg_buf_json_str(struct pg_buf *b, const char *s, size_t len)

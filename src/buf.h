@@ -16,6 +16,8 @@ void pg_buf_reserve(struct pg_buf *b, size_t extra);
 void pg_buf_add(struct pg_buf *b, const void *data, size_t len);
 void pg_buf_adds(struct pg_buf *b, const char *s);
 void pg_buf_addf(struct pg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends v in decimal (hot paths: no printf). */
+void pg_buf_add_u64(struct pg_buf *b, uint64_t v);
 /* Appends s as a quoted JSON string ("..." with escapes; bytes >= 0x80 are
  * copied as is, so s must be valid UTF-8 for the result to be valid JSON). */
 void pg_buf_json_str(struct pg_buf *b, const char *s, size_t len);

@@ -482,6 +482,11 @@ bool pg_config_parse_store(const char *text, struct pg_store_url *out, const cha
         return parse_redis_tcp(text + 8, out, why);
     if (strncmp(text, "redis+unix:", 11) == 0)
         return parse_redis_unix(text + 11, out, why);
+    if (strncmp(text, "rediss://", 9) == 0) {
+        *why = "rediss:// (TLS) is not supported: Debian's hiredis 0.14 has no TLS; use redis:// "
+               "on a private network, redis+unix:, or a TLS tunnel";
+        return false;
+    }
     *why = "expected memory, redis://host:port/db or redis+unix:/path?db=N";
     return false;
 }

@@ -29,6 +29,7 @@
 
 #define READ_CHUNK 65536
 #define LINGER_MS 2000
+#define CLOSE_GRACE_MS 2000
 #define IOV_BATCH 64
 
 static struct {
@@ -184,11 +185,12 @@ static void chunk_release(struct pg_chunk *k)
 {
     if (k->msg)
         pg_message_unref(k->msg);
-    else
+    else if (k->owned)
         free((void *)k->data);
 }
 
-static void queue_push(struct pg_conn *c, struct pg_message *m, const char *data, uint32_t len)
+static void queue_push(struct pg_conn *c, struct pg_message *m, const char *data, uint32_t len,
+                       bool owned)
 {
     if (c->q_len == c->q_cap) {
         uint32_t cap = c->q_cap * 2;
@@ -205,6 +207,7 @@ static void queue_push(struct pg_conn *c, struct pg_message *m, const char *data
     k->msg = m;
     k->data = data;
     k->len = len;
+    k->owned = owned;
     c->q_len++;
     c->q_bytes += len;
     want_flush(c);
@@ -214,7 +217,7 @@ void pg_conn_send_msg(struct pg_conn *c, struct pg_message *m, const char *data,
 {
     if (c->flags & PG_CONN_CLOSING)
         return;
-    queue_push(c, pg_message_ref(m), data, len);
+    queue_push(c, pg_message_ref(m), data, len, false);
 }
 
 void pg_conn_send_owned(struct pg_conn *c, char *data, size_t len)
@@ -223,7 +226,7 @@ void pg_conn_send_owned(struct pg_conn *c, char *data, size_t len)
         free(data);
         return;
     }
-    queue_push(c, NULL, data, (uint32_t)len);
+    queue_push(c, NULL, data, (uint32_t)len, true);
 }
 
 void pg_conn_send_copy(struct pg_conn *c, const void *data, size_t len)
@@ -232,7 +235,14 @@ void pg_conn_send_copy(struct pg_conn *c, const void *data, size_t len)
         return;
     char *p = pg_xmalloc(len);
     memcpy(p, data, len);
-    queue_push(c, NULL, p, (uint32_t)len);
+    queue_push(c, NULL, p, (uint32_t)len, true);
+}
+
+void pg_conn_send_static(struct pg_conn *c, const char *data, size_t len)
+{
+    if ((c->flags & PG_CONN_CLOSING) || len == 0)
+        return;
+    queue_push(c, NULL, data, (uint32_t)len, false);
 }
 
 static void queue_pop(struct pg_conn *c)
@@ -347,9 +357,12 @@ void pg_conn_close(struct pg_conn *c)
 
 void pg_conn_close_after_flush(struct pg_conn *c)
 {
-    if (c->flags & (PG_CONN_CLOSING | PG_CONN_LINGER))
+    if (c->flags & (PG_CONN_CLOSING | PG_CONN_LINGER | PG_CONN_CLOSE_AFTER))
         return;
     c->flags |= PG_CONN_CLOSE_AFTER;
+    /* a peer that never reads cannot hold the connection: the tick closes
+     * it once this grace is over, written or not */
+    c->deadline_ms = pg_now_ms() + CLOSE_GRACE_MS;
     want_flush(c);
 }
 
@@ -525,7 +538,7 @@ void pg_conn_tick_all(uint64_t now_ms)
     for (struct pg_conn *c = cl.all; c; c = c->next) {
         if (c->flags & PG_CONN_CLOSING)
             continue;
-        if (c->flags & PG_CONN_LINGER) {
+        if (c->flags & (PG_CONN_LINGER | PG_CONN_CLOSE_AFTER)) {
             if (now_ms >= c->deadline_ms)
                 pg_conn_close(c);
             continue;

@@ -44,9 +44,10 @@ struct pg_conn_handler {
 };
 
 struct pg_chunk {
-    struct pg_message *msg;   /* reference held, or NULL when data is owned heap memory */
+    struct pg_message *msg;   /* reference held, or NULL */
     const char *data;
     uint32_t len;
+    bool owned;               /* msg == NULL: data is heap memory we free (else static) */
 };
 
 enum {
@@ -98,6 +99,8 @@ struct pg_conn *pg_conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
 void pg_conn_send_msg(struct pg_conn *c, struct pg_message *m, const char *data, uint32_t len);
 void pg_conn_send_owned(struct pg_conn *c, char *data, size_t len);
 void pg_conn_send_copy(struct pg_conn *c, const void *data, size_t len);
+/* Queues bytes that outlive every connection (string literals): no copy. */
+void pg_conn_send_static(struct pg_conn *c, const char *data, size_t len);
 /* Drops every queued chunk that has not started to go out. */
 void pg_conn_drop_queued(struct pg_conn *c);
 /* Marks c for closing; it is reaped after the current callbacks. */

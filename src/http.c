@@ -53,11 +53,21 @@ static void respond(struct pg_conn *c, bool keep_alive, int status, const char *
 {
     struct pg_buf b = {0};
     pg_buf_reserve(&b, 256 + (head_only ? 0 : len));
-    pg_buf_addf(&b, "HTTP/1.1 %d %s\r\nServer: pushgate\r\n", status, pg_http_reason(status));
+    /* no printf: this runs once per publish and per long-poll answer */
+    pg_buf_adds(&b, "HTTP/1.1 ");
+    pg_buf_add_u64(&b, (uint64_t)status);
+    pg_buf_adds(&b, " ");
+    pg_buf_adds(&b, pg_http_reason(status));
+    pg_buf_adds(&b, "\r\nServer: pushgate\r\n");
     if (status != 204 && status != 304 && status != 101) {
-        if (ctype)
-            pg_buf_addf(&b, "Content-Type: %s\r\n", ctype);
-        pg_buf_addf(&b, "Content-Length: %zu\r\n", len);
+        if (ctype) {
+            pg_buf_adds(&b, "Content-Type: ");
+            pg_buf_adds(&b, ctype);
+            pg_buf_adds(&b, "\r\n");
+        }
+        pg_buf_adds(&b, "Content-Length: ");
+        pg_buf_add_u64(&b, len);
+        pg_buf_adds(&b, "\r\n");
     }
     if (!keep_alive)
         pg_buf_adds(&b, "Connection: close\r\n");
@@ -216,8 +226,9 @@ static size_t http_on_data(struct pg_conn *c, uint8_t *data, size_t len)
         return 0;
     }
     if (hl == PG_HTTP_ERR) {
-        pg_limits_count(PG_REFUSE_BAD_REQUEST);
-        pg_http_error(c, false, 400, why ? why : "malformed request");
+        bool too_many = why && strstr(why, "too many headers");
+        pg_limits_count(too_many ? PG_REFUSE_HEADER_SIZE : PG_REFUSE_BAD_REQUEST);
+        pg_http_error(c, false, too_many ? 431 : 400, why ? why : "malformed request");
         return len;
     }
     if ((size_t)hl > cfg->max_header_size) {

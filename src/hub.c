@@ -5,7 +5,14 @@
  * (the store holds one reference), encoded once for every format its
  * channel's subscribers use, then handed to each subscriber's deliver(),
  * which only queues a reference. Nothing here waits on a socket, and no
- * subscriber is freed while a channel list is being walked. */
+ * subscriber is freed while a channel list is being walked.
+ *
+ * With a shared store (store.h, the Redis store) the hub keeps only local
+ * subscriber lists: publish, replay, delete and info go to the store, and
+ * fan-out happens when the store hands a message back (pg_hub_fanout), on
+ * every node in the store's order; see the last section. Departure: that
+ * section takes the file past ~600 lines, because it needs the hub's
+ * private channel table and links. */
 #include "hub.h"
 #include "channel.h"
 #include "journal.h"
@@ -75,7 +82,22 @@ uint64_t pg_hub_last_seq(void)
 
 void pg_hub_cursor(char *out, size_t outcap)
 {
-    snprintf(out, outcap, "%s-%" PRIu64, hub.epoch, hub.seq);
+    /* no snprintf: SSE heartbeats and long-poll answers call this */
+    char d[20];
+    size_t el = strlen(hub.epoch), nd = 0;
+    uint64_t v = hub.seq;
+    do {
+        d[sizeof d - ++nd] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (outcap < el + nd + 2) {
+        snprintf(out, outcap, "%s-%" PRIu64, hub.epoch, hub.seq);
+        return;
+    }
+    memcpy(out, hub.epoch, el);
+    out[el] = '-';
+    memcpy(out + el + 1, d + sizeof d - nd, nd);
+    out[el + 1 + nd] = '\0';
 }
 
 static struct pg_channel *find(const char *name, size_t len, uint32_t h)
@@ -200,17 +222,25 @@ int pg_hub_publish(struct pg_message **msgs, size_t n, uint32_t *counts, const c
     }
     if (shared)
         return publish_shared(msgs, n, counts, why);
+    /* one lookup per channel: live channels found here stay valid (only
+     * tombstones are freed and the table only relinks when it grows) */
+    struct pg_channel *live[REPLAY_MAX_CHANNELS];
+    size_t need = 0;
     for (size_t i = 0; i < n; i++) {
         names[i] = msgs[i]->channel;
         lens[i] = msgs[i]->channel_len;
+        live[i] = find(names[i], lens[i], hash_name(names[i], lens[i]));
+        if (live[i] && live[i]->tombstone)
+            live[i] = NULL;
+        need += !live[i];
     }
-    if (!reserve_channels(channels_needed(names, lens, n))) {
+    if (!reserve_channels(need)) {
         *why = "too many channels (max_channels reached)";
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         struct pg_message *m = msgs[i];
-        struct pg_channel *c = channel_get(m->channel, m->channel_len);
+        struct pg_channel *c = live[i] ? live[i] : channel_get(m->channel, m->channel_len);
         pg_message_set_id(m, hub.epoch, ++hub.seq);
         pg_journal_append(m);   /* durable before any reply or delivery leaves */
         c->last_seq = m->seq;
@@ -293,12 +323,17 @@ static void replay(struct pg_subscriber *s, uint64_t after, bool other_epoch,
         pg_message_ref(all[i]);
     for (size_t i = 0; i < got; i++) {
         struct pg_message *m = all[i];
-        if (!m->enc[s->fmt].data) {
-            size_t before = m->mem;
-            pg_message_encode(m, s->fmt);
-            pg_store_account(m, m->mem - before);
+        if (!s->replay_full) {
+            /* encoding counts against history_memory_max: encode only what
+             * the subscriber still takes, or the replay would evict the very
+             * history it is sending */
+            if (!m->enc[s->fmt].data) {
+                size_t before = m->mem;
+                pg_message_encode(m, s->fmt);
+                pg_store_account(m, m->mem - before);
+            }
+            s->ops->deliver(s, m);
         }
-        s->ops->deliver(s, m);
         pg_message_unref(m);
     }
     free(all);
@@ -642,8 +677,10 @@ static void replay_shared(struct pg_subscriber *s, const char *epoch, uint64_t a
         s->ops->gap(s, gap, n_gap, cur);
     }
     for (size_t i = 0; i < r.n_msgs; i++) {
-        pg_message_encode(r.msgs[i], s->fmt);
-        s->ops->deliver(s, r.msgs[i]);
+        if (!s->replay_full) {
+            pg_message_encode(r.msgs[i], s->fmt);
+            s->ops->deliver(s, r.msgs[i]);
+        }
         pg_message_unref(r.msgs[i]);
     }
     free(r.msgs);

@@ -117,7 +117,7 @@ static uint64_t tick_interval_ms(const struct pg_config *c)
 {
     uint64_t t = 1000;
     uint64_t cand[] = {c->ping_interval_ms / 4, c->idle_timeout_ms / 4, c->header_timeout_ms / 4,
-                       c->history_ttl_ms / 4};
+                       c->history_ttl_ms / 4, c->sse_heartbeat_ms / 4};
     for (size_t i = 0; i < PG_ARRAY_LEN(cand); i++)
         if (cand[i] && cand[i] < t)
             t = cand[i];
@@ -392,6 +392,9 @@ int main(int argc, char **argv)
         pg_listener_close_all();
         return 2;
     }
+    if (run.cfg->workers > 1)
+        pg_log_notice("workers %llu: this release runs one event loop (multi-threaded fan-out "
+                      "is not implemented yet)", (unsigned long long)run.cfg->workers);
     if (pg_drop_privileges(run.cfg->user, run.cfg->group, err, sizeof err) < 0) {
         pg_log_error("%s", err);
         return 2;

@@ -75,8 +75,18 @@ struct pg_message *pg_message_new(const char *channel, size_t channel_len,
 void pg_message_set_id(struct pg_message *m, const char *epoch, uint64_t seq)
 {
     m->seq = seq;
-    int n = snprintf((char *)m->id, PG_ID_MAX, "%s-%llu", epoch, (unsigned long long)seq);
-    m->id_len = (uint8_t)(n > 0 && n < PG_ID_MAX ? n : PG_ID_MAX - 1);
+    /* "<epoch>-<seq>" without snprintf: once per published message */
+    char *id = (char *)m->id, d[20];
+    size_t el = strnlen(epoch, PG_ID_MAX - 22), nd = 0;
+    memcpy(id, epoch, el);
+    id[el] = '-';
+    do {
+        d[sizeof d - ++nd] = (char)('0' + seq % 10);
+        seq /= 10;
+    } while (seq);
+    memcpy(id + el + 1, d + sizeof d - nd, nd);
+    id[el + 1 + nd] = '\0';
+    m->id_len = (uint8_t)(el + 1 + nd);
 }
 
 void pg_message_unref(struct pg_message *m)

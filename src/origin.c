@@ -233,7 +233,12 @@ bool pg_origin_allowed(const struct pg_request *r, const char **why)
 void pg_origin_cors_headers(const struct pg_request *r, int verdict, const char *vary_more,
                             struct pg_buf *out)
 {
-    pg_buf_addf(out, "Vary: Origin%s%s\r\n", vary_more ? ", " : "", vary_more ? vary_more : "");
+    pg_buf_adds(out, "Vary: Origin");
+    if (vary_more) {
+        pg_buf_adds(out, ", ");
+        pg_buf_adds(out, vary_more);
+    }
+    pg_buf_adds(out, "\r\n");
     const struct pg_http_header *h = pg_http_header_find(r->head, "Origin");
     if (!h || verdict <= PG_ORIGIN_NONE)
         return;

@@ -17,7 +17,8 @@ int pg_drop_privileges(const char *user, const char *group, char *err, size_t er
         return 0;
     struct passwd *pw = getpwnam(user);
     if (!pw) {
-        snprintf(err, errlen, "user '%s' does not exist", user);
+        snprintf(err, errlen, "user '%s' does not exist (create it with useradd --system "
+                 "--user-group --no-create-home %s, or set user in the config)", user, user);
         return -1;
     }
     gid_t gid = pw->pw_gid;

@@ -73,7 +73,9 @@ static void reply_item(struct pg_buf *b, const struct pg_message *m, uint32_t su
     pg_buf_json_str(b, m->id, m->id_len);
     pg_buf_adds(b, ",\"channel\":");
     pg_buf_json_str(b, m->channel, m->channel_len);
-    pg_buf_addf(b, ",\"subscribers\":%u}", subs);
+    pg_buf_adds(b, ",\"subscribers\":");
+    pg_buf_add_u64(b, subs);
+    pg_buf_adds(b, "}");
 }
 
 int pg_publish(const struct pg_publish_req *req, char **reply)

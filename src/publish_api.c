@@ -70,7 +70,8 @@ static void do_info(struct pg_request *r, const char *rest)
     }
     struct pg_channel_info info;
     if (!pg_hub_channel_info(rest, len, &info)) {
-        pg_req_error(r, 404, "no such channel");
+        const char *store_err = pg_hub_store_error();
+        pg_req_error(r, store_err ? 503 : 404, store_err ? store_err : "no such channel");
         return;
     }
     struct pg_buf b = {0};
@@ -101,7 +102,8 @@ static void do_delete(struct pg_request *r, const char *rest)
     for (int i = 0; i < n; i++)
         found += pg_hub_delete(names[i], lens[i]);
     if (!found) {
-        pg_req_error(r, 404, "no such channel");
+        const char *store_err = pg_hub_store_error();
+        pg_req_error(r, store_err ? 503 : 404, store_err ? store_err : "no such channel");
         return;
     }
     pg_req_respond(r, 204, NULL, NULL, NULL, 0);

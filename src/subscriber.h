@@ -46,6 +46,10 @@ struct pg_subscriber {
     uint16_t n_links;
     uint16_t n_live;              /* links still attached to a channel */
     uint8_t fmt;                  /* message format id (message.h) */
+    bool replay_full;             /* set by the transport when a catch-up replay
+                                     reached its output cap: the hub stops
+                                     encoding and handing it more (the client
+                                     resumes from the last id it got) */
     bool subscribed;
     /* Shared store (Redis) only: the store's counter when this subscriber's
      * replay was read; live messages with seq <= skip_seq were replayed

@@ -52,6 +52,7 @@ struct pg_ws {
     bool json;
     bool close_sent;
     bool msg_overflow;             /* /sub: message too long to be a ping, ignored */
+    bool replaying;                /* inside pg_hub_subscribe: the catch-up replay */
     bool deflate;                  /* permessage-deflate negotiated */
     struct pg_ws_inflater *inflater; /* only while a compressed message is read */
     uint64_t auth_expires_ms;      /* token end (pg_now_ms), 0 = none: close 1008 then */
@@ -155,6 +156,13 @@ static void ws_deliver(struct pg_subscriber *s, struct pg_message *m)
         return;
     }
     const struct pg_encoding *e = &m->enc[s->fmt];
+    if (w->replaying && w->c->q_bytes + e->len > pg_srv.cfg->subscriber_buffer_max && w->c->q_len) {
+        /* a catch-up larger than the cap: send what fits, then close 1013
+         * (pg_ws_accept); the client resumes from the last id it got */
+        s->replay_full = true;
+        pg_metrics_drop(PG_DROP_DEFERRED);
+        return;
+    }
     if (w->c->q_bytes + e->len > pg_srv.cfg->subscriber_buffer_max && w->c->q_len) {
         pg_log_info("conn %llu: slow subscriber over subscriber_buffer_max, disconnecting",
                     (unsigned long long)w->c->id);
@@ -527,11 +535,16 @@ void pg_ws_accept(struct pg_request *r, const struct pg_sub_target *t)
     }
     w->auth_expires_ms = auth.expires_ms;
     const char *why = NULL;
-    if (pg_hub_subscribe(&w->sub, t->names, t->lens, t->n, cl >= 0 ? cursor : NULL,
-                         cl >= 0 ? (size_t)cl : 0, &why) < 0) {
+    w->replaying = true;
+    int sub_rc = pg_hub_subscribe(&w->sub, t->names, t->lens, t->n, cl >= 0 ? cursor : NULL,
+                         cl >= 0 ? (size_t)cl : 0, &why);
+    w->replaying = false;
+    if (sub_rc < 0) {
         ws_close(w, cl >= 0 ? PG_WS_CLOSE_POLICY : PG_WS_CLOSE_TRY_AGAIN, why);
         return;
     }
+    if (w->sub.replay_full)
+        ws_close(w, PG_WS_CLOSE_TRY_AGAIN, "history larger than subscriber_buffer_max: resume from the last id");
     char peer[64];
     pg_log_debug("conn %llu: websocket %s from %s, %zu channel(s)%s", (unsigned long long)c->id,
                  t->pubsub ? "pubsub" : "subscriber", pg_conn_peer(c, peer, sizeof peer), t->n,

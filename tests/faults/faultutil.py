@@ -67,6 +67,22 @@ def reset_hwm(pid):
         return False
 
 
+def rss_meaningless():
+    """Why the daemon's RSS says nothing about its own memory use (None
+    when it does): valgrind runs it, or AddressSanitizer (whose quarantine
+    keeps up to 256 MB of freed memory) is linked in."""
+    if os.environ.get('PG_VALGRIND') == '1':
+        return 'the daemon runs under valgrind'
+    from pgtest import daemon_path
+    try:
+        with open(daemon_path(), 'rb') as f:
+            if b'__asan_init' in f.read():
+                return 'the daemon is built with AddressSanitizer'
+    except OSError:
+        pass
+    return None
+
+
 def metrics(d):
     """/metrics of the publish listener as {'name{labels}': float}."""
     r = http_request(d, 'GET', '/metrics')
@@ -129,19 +145,23 @@ def open_stalled(port, n, first_bytes, sources=('127.0.0.1',), deadline_s=30, rc
     return socks, time.monotonic() - t0, errors
 
 
-def drain_until_closed(socks, timeout):
-    """Waits (epoll) until each socket reads EOF or a reset, reading and
-    keeping what arrives. Returns (closed: {sock: bytes}, still open:
-    [sock], {sock: seconds until closed})."""
+def drain_until_closed(socks, timeout, first=None, got=None, done=None):
+    """Waits (epoll) until each socket reads EOF or a reset (or, with
+    done, until done(bytes read so far) is true), keeping what arrives.
+    Returns (closed: {sock: bytes}, [sockets neither closed nor done],
+    {sock: seconds until closed}); a dict passed as first gets {sock:
+    seconds until its first byte or its close}, one passed as got {sock:
+    bytes read} for every socket."""
     sel = selectors.DefaultSelector()
-    got = {}
+    got = {} if got is None else got
     for s in socks:
         sel.register(s, selectors.EVENT_READ)
         got[s] = b''
-    closed, when = {}, {}
+    closed, when, finished = {}, {}, set()
+    first = {} if first is None else first
     t0 = time.monotonic()
     deadline = t0 + T(timeout)
-    while len(closed) < len(socks):
+    while len(closed) + len(finished) < len(socks):
         left = deadline - time.monotonic()
         if left <= 0:
             break
@@ -153,15 +173,29 @@ def drain_until_closed(socks, timeout):
                 continue
             except OSError:
                 chunk = b''
-            if chunk and len(got[s]) < 65536:
-                got[s] += chunk
+            first.setdefault(s, time.monotonic() - t0)
+            if chunk:
+                if len(got[s]) < 65536:
+                    got[s] += chunk
+                if done and done(got[s]):
+                    sel.unregister(s)
+                    finished.add(s)
                 continue
-            if not chunk:
-                sel.unregister(s)
-                closed[s] = got[s]
-                when[s] = time.monotonic() - t0
+            sel.unregister(s)
+            closed[s] = got[s]
+            when[s] = time.monotonic() - t0
     sel.close()
-    return closed, [s for s in socks if s not in closed], when
+    return closed, [s for s in socks if s not in closed and s not in finished], when
+
+
+def reply_complete(data):
+    """True once data holds a whole HTTP reply (head and Content-Length
+    body)."""
+    head, sep, body = data.partition(b'\r\n\r\n')
+    if not sep:
+        return False
+    m = re.search(rb'(?im)^content-length:\s*(\d+)', head)
+    return len(body) >= int(m.group(1)) if m else False
 
 
 def close_all(socks):

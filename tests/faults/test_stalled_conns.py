@@ -14,7 +14,6 @@ Figures (connections held, open and reap times, daemon fds) are printed
 as TAP comments for the closing report."""
 
 import asyncio
-import json
 import os
 import socket
 import sys

@@ -32,8 +32,9 @@ void pg_bridge_conf_defaults(struct pg_bridge_conf *c)
     c->tap_timeout_ms = 300000;
     c->log_level = PG_LOG_NOTICE;
     c->allow = pg_xcalloc(2, sizeof *c->allow);
-    pg_cidr_parse("127.0.0.0/8", &c->allow[0]);
-    pg_cidr_parse("::1", &c->allow[1]);
+    const char *why;
+    pg_config_parse_cidr("127.0.0.0/8", &c->allow[0], &why);
+    pg_config_parse_cidr("::1", &c->allow[1], &why);
     c->nallow = 2;
 }
 
@@ -52,71 +53,20 @@ void pg_bridge_conf_free(struct pg_bridge_conf *c)
     memset(c, 0, sizeof *c);
 }
 
-int pg_cidr_parse(const char *s, struct pg_cidr *out)
-{
-    char buf[64];
-    const char *slash = strchr(s, '/');
-    size_t n = slash ? (size_t)(slash - s) : strlen(s);
-    if (n == 0 || n >= sizeof buf)
-        return -1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    memset(out, 0, sizeof *out);
-    int max;
-    if (inet_pton(AF_INET, buf, out->addr) == 1) {
-        out->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-        out->family = AF_INET6;
-        max = 128;
-    } else {
-        return -1;
-    }
-    out->bits = max;
-    if (slash) {
-        char *end;
-        long b = strtol(slash + 1, &end, 10);
-        if (!slash[1] || *end || b < 0 || b > max)
-            return -1;
-        out->bits = (int)b;
-    }
-    for (int i = out->bits; i < max; i++)
-        out->addr[i / 8] &= (uint8_t) ~(0x80u >> (i % 8));
-    return 0;
-}
-
-static bool cidr_match(const struct pg_cidr *c, int family, const uint8_t *a)
-{
-    if (c->family != family)
-        return false;
-    for (int i = 0; i < c->bits; i++) {
-        uint8_t m = (uint8_t)(0x80u >> (i % 8));
-        if ((a[i / 8] & m) != (c->addr[i / 8] & m))
-            return false;
-    }
-    return true;
-}
-
 bool pg_bridge_conf_allows(const struct pg_bridge_conf *c, const char *addr)
 {
     uint8_t a[16];
     int family;
     if (!addr)
         return false;
-    if (inet_pton(AF_INET, addr, a) == 1) {
+    if (inet_pton(AF_INET, addr, a) == 1)
         family = AF_INET;
-    } else if (inet_pton(AF_INET6, addr, a) == 1) {
+    else if (inet_pton(AF_INET6, addr, a) == 1)
         family = AF_INET6;
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(a, mapped, 12) == 0) {
-            memmove(a, a + 12, 4);
-            family = AF_INET;
-        }
-    } else {
+    else
         return false;
-    }
     for (size_t i = 0; i < c->nallow; i++)
-        if (cidr_match(&c->allow[i], family, a))
+        if (pg_cidr_contains(&c->allow[i], family, a))   /* v4-mapped v6 matches v4 blocks */
             return true;
     return false;
 }
@@ -186,9 +136,10 @@ static int parse_allow(struct pg_bridge_conf *c, char *v, bool *first)
     }
     for (char *tok = strtok(v, " \t,"); tok; tok = strtok(NULL, " \t,")) {
         struct pg_cidr cidr;
+        const char *cwhy;
         if (strcmp(tok, "none") == 0)
             continue;
-        if (pg_cidr_parse(tok, &cidr) < 0)
+        if (!pg_config_parse_cidr(tok, &cidr, &cwhy))
             return -1;
         c->allow = pg_xrealloc(c->allow, (c->nallow + 1) * sizeof *c->allow);
         c->allow[c->nallow++] = cidr;

@@ -7,14 +7,11 @@
 #define PG_BRIDGE_CONF_H
 
 #include <stdbool.h>
+#include "config.h"   /* struct pg_cidr, shared with pushgated's config */
+
 #include <stddef.h>
 #include <stdint.h>
 
-struct pg_cidr {
-    int family;             /* AF_INET or AF_INET6 */
-    uint8_t addr[16];       /* network address, host bits cleared */
-    int bits;               /* prefix length */
-};
 
 /* Who drains the spool: auto = pushgated when its address is on this host
  * (unix socket, loopback), else the FastCGI bridge; "bridge" covers a
@@ -57,8 +54,6 @@ int pg_bridge_conf_parse(const char *text, size_t len, const char *name,
 int pg_bridge_conf_load(const char *path, bool missing_ok, struct pg_bridge_conf *c,
                         char *err, size_t errlen);
 
-/* Parses "addr[/bits]" (v4 or v6). Returns 0 or -1. */
-int pg_cidr_parse(const char *s, struct pg_cidr *out);
 /* True when the textual address addr (REMOTE_ADDR) is inside one of the
  * allowed networks. A v4-mapped v6 address matches v4 networks. */
 bool pg_bridge_conf_allows(const struct pg_bridge_conf *c, const char *addr);

@@ -1,68 +1,35 @@
-/* form.c — percent-decoding, urlencoded form fields, secret comparison. */
+/* form.c — urlencoded form fields (on the HTTP codec's pg_query_find and
+ * pg_url_decode, as heap strings), secret comparison. */
 #include "bridge/form.h"
+#include "http_parse.h"
 #include "util.h"
 
 #include <stdlib.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *pg_form_decode(const char *s, size_t n, bool plus_is_space, size_t *out_len)
 {
-    char *out = pg_xmalloc(n + 1), *o = out;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-            if (hi < 0 || lo < 0) {
-                free(out);
-                return NULL;
-            }
-            *o++ = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (s[i] == '+' && plus_is_space) {
-            *o++ = ' ';
-        } else {
-            *o++ = s[i];
-        }
+    char *out = pg_xmalloc(n + 1);
+    ssize_t len = pg_url_decode(s, n, out, n, plus_is_space);
+    if (len < 0) {
+        free(out);
+        return NULL;
     }
-    *o = '\0';
+    out[len] = '\0';
     if (out_len)
-        *out_len = (size_t)(o - out);
+        *out_len = (size_t)len;
     return out;
 }
 
 char *pg_form_get(const char *p, size_t n, const char *name, size_t *out_len, bool *bad)
 {
-    size_t nl = strlen(name), i = 0;
+    const char *v;
+    size_t vl;
     *bad = false;
-    while (i < n) {
-        const char *amp = memchr(p + i, '&', n - i);
-        size_t fl = amp ? (size_t)(amp - (p + i)) : n - i;
-        const char *eq = memchr(p + i, '=', fl);
-        size_t kl = eq ? (size_t)(eq - (p + i)) : fl;
-        size_t dkl;
-        char *k = pg_form_decode(p + i, kl, true, &dkl);
-        bool match = k && dkl == nl && memcmp(k, name, nl) == 0;
-        free(k);
-        if (match) {
-            const char *v = eq ? eq + 1 : p + i + fl;
-            size_t vl = eq ? fl - kl - 1 : 0;
-            char *val = pg_form_decode(v, vl, true, out_len);
-            *bad = val == NULL;
-            return val;
-        }
-        i += fl + 1;
-    }
-    return NULL;
+    if (!pg_query_find(p, n, name, &v, &vl))
+        return NULL;
+    char *val = pg_form_decode(v, vl, true, out_len);
+    *bad = val == NULL;
+    return val;
 }
 
 bool pg_secret_eq(const char *secret, const char *cand, size_t cand_len)

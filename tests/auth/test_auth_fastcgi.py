@@ -21,7 +21,7 @@ if not php_fpm_binary():
         tap.done()
     tap.skip_all('php-fpm8.2 is not installed')
 
-SCRIPT = os.path.join(srcdir(), 'contrib', 'php', 'pushgate-auth.php')
+SCRIPT = os.path.realpath(os.path.join(srcdir(), 'contrib', 'php', 'pushgate-auth.php'))
 SID = 'pgtestsession0123456789abcdefABCD'   # 33 chars of [0-9a-zA-Z]
 SID2 = 'pgtestsessionZYXWVUTSRQ9876543210ab'
 

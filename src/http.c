@@ -135,38 +135,69 @@ ssize_t pg_req_query(const struct pg_request *r, const char *key, char *out, siz
     return n;
 }
 
-/* Decodes a chunked body that follows the head. Returns the raw bytes it
- * spans (> 0), 0 when incomplete, -1 on error (reply queued). */
+/* A chunked body being read: the decoder's state and what it decoded so
+ * far, kept on the connection (c->proto; HTTP mode has no other state) so
+ * each read decodes only its new bytes: linear in the body, not quadratic. */
+struct chunked_progress {
+    struct pg_http_chunked st;
+    struct pg_buf body;
+    size_t raw_done;        /* raw body bytes already through the decoder */
+};
+
+static void chunked_progress_free(struct pg_conn *c)
+{
+    struct chunked_progress *p = c->proto;
+    if (!p)
+        return;
+    pg_buf_free(&p->body);
+    free(p);
+    c->proto = NULL;
+}
+
+/* Decodes the new part of a chunked body that follows the head. Returns
+ * the raw bytes the body spans (> 0) once complete, with *body a heap copy
+ * (NULL when it was too large and 413 is queued); 0 when incomplete; -1 on
+ * error (reply queued, connection closing). */
 static ssize_t chunked_body(struct pg_conn *c, const char *raw, size_t raw_len, bool ka,
                             char **body, size_t *body_len)
 {
-    char *copy = pg_xmalloc(raw_len + 1);
-    memcpy(copy, raw, raw_len);
-    struct pg_http_chunked st = {0};
-    size_t len = raw_len;
+    struct chunked_progress *p = c->proto;
+    if (!p)
+        c->proto = p = pg_xcalloc(1, sizeof *p);
+    size_t n = raw_len - p->raw_done;
+    char *slice = pg_xmalloc(n + 1);
+    memcpy(slice, raw + p->raw_done, n);
+    size_t len = n;
     const char *why = NULL;
-    ssize_t rest = pg_http_chunked_decode(&st, copy, &len, &why);
-    if (rest == PG_HTTP_INCOMPLETE) {
-        free(copy);
-        if (len > pg_srv.cfg->max_message_size) {
-            pg_http_error(c, false, 413, "the message is larger than max_message_size");
-            return -1;
-        }
-        return 0;
-    }
-    if (rest < 0) {
-        free(copy);
+    ssize_t rest = pg_http_chunked_decode(&p->st, slice, &len, &why);
+    if (rest < 0 && rest != PG_HTTP_INCOMPLETE) {
+        free(slice);
+        chunked_progress_free(c);
         pg_http_error(c, false, 400, why ? why : "malformed chunked body");
         return -1;
     }
-    if (len > pg_srv.cfg->max_message_size) {
-        free(copy);
-        pg_http_error(c, ka, 413, "the message is larger than max_message_size");
-        return (ssize_t)(raw_len - (size_t)rest);
+    pg_buf_add(&p->body, slice, len);
+    free(slice);
+    bool too_big = p->body.len > pg_srv.cfg->max_message_size;
+    if (rest == PG_HTTP_INCOMPLETE) {
+        p->raw_done = raw_len;
+        if (!too_big)
+            return 0;
+        chunked_progress_free(c);
+        pg_limits_count(PG_REFUSE_MESSAGE_SIZE);
+        pg_http_error(c, false, 413, "the message is larger than max_message_size");
+        return -1;
     }
-    *body = copy;
-    *body_len = len;
-    return (ssize_t)(raw_len - (size_t)rest);
+    size_t used = p->raw_done + (n - (size_t)rest);
+    if (too_big) {
+        chunked_progress_free(c);
+        pg_limits_count(PG_REFUSE_MESSAGE_SIZE);
+        pg_http_error(c, ka, 413, "the message is larger than max_message_size");
+        return (ssize_t)used;
+    }
+    *body = pg_buf_steal(&p->body, body_len);
+    chunked_progress_free(c);
+    return (ssize_t)used;
 }
 
 /* A trusted proxy's X-Forwarded-For names the real client: its rightmost
@@ -316,11 +347,17 @@ static void http_on_drain(struct pg_conn *c)
 {
 }
 
+static void http_on_free(struct pg_conn *c)
+{
+    chunked_progress_free(c);   /* a client that left mid-body */
+}
+
 const struct pg_conn_handler pg_http_handler = {
     .name = "http",
     .on_data = http_on_data,
     .on_tick = http_on_tick,
     .on_drain = http_on_drain,
+    .on_free = http_on_free,
 };
 
 /* Feeds in[0..n) to the HTTP reader as fresh input; keeps what it leaves. */

@@ -65,11 +65,10 @@ void pg_buf_add_u64(struct pg_buf *b, uint64_t v)
     pg_buf_add(b, d + sizeof d - n, n);
 }
 
-void pg_buf_json_str(struct pg_buf *b, const char *s, size_t len)
+void pg_buf_json_escaped(struct pg_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    pg_buf_reserve(b, len + 2);
-    b->p[b->len++] = '"';
+    pg_buf_reserve(b, len);
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
@@ -95,6 +94,13 @@ void pg_buf_json_str(struct pg_buf *b, const char *s, size_t len)
         pg_buf_add(b, esc, n);
     }
     pg_buf_add(b, s + run, len - run);
+}
+
+void pg_buf_json_str(struct pg_buf *b, const char *s, size_t len)
+{
+    pg_buf_reserve(b, len + 2);
+    pg_buf_add(b, "\"", 1);
+    pg_buf_json_escaped(b, s, len);
     pg_buf_add(b, "\"", 1);
 }
 

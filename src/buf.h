@@ -21,6 +21,8 @@ void pg_buf_add_u64(struct pg_buf *b, uint64_t v);
 /* Appends s as a quoted JSON string ("..." with escapes; bytes >= 0x80 are
  * copied as is, so s must be valid UTF-8 for the result to be valid JSON). */
 void pg_buf_json_str(struct pg_buf *b, const char *s, size_t len);
+/* The same escaping without the surrounding quotes (for templates). */
+void pg_buf_json_escaped(struct pg_buf *b, const char *s, size_t len);
 /* Appends base64 (standard alphabet, padded) of data. */
 void pg_buf_base64(struct pg_buf *b, const void *data, size_t len);
 /* Hands the heap block to the caller (who frees it) and resets b. */

@@ -9,6 +9,7 @@
  * relative to SCRIPT_NAME (Apache ProxyPass fcgi:// leaves PATH_INFO
  * unset). Bodies are read to EOF when CONTENT_LENGTH is missing (chunked
  * POSTs), bounded by max_message_size either way. */
+#include "buf.h"
 #include "bridge/handler.h"
 #include "bridge/conf.h"
 #include "bridge/form.h"
@@ -58,22 +59,9 @@ void pg_br_reply(const struct pg_br_io *io, int status, const char *ctype,
 
 char *pg_br_json_escape(const char *s, size_t n)
 {
-    char *out = pg_xmalloc(6 * n + 1), *o = out;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c == '\n') {
-            *o++ = '\\', *o++ = 'n';
-        } else if (c < 0x20) {
-            o += sprintf(o, "\\u%04x", c);
-        } else {
-            *o++ = (char)c;
-        }
-    }
-    *o = '\0';
-    return out;
+    struct pg_buf b = {0};
+    pg_buf_json_escaped(&b, s, n);
+    return pg_buf_steal(&b, NULL);
 }
 
 void pg_br_reply_error(const struct pg_br_io *io, int status, const char *msg)

@@ -13,6 +13,7 @@
 #include "bridge/forward.h"
 #include "bridge/hooks.h"
 #include "bridge/template.h"
+#include "buf.h"
 #include "json_read.h"
 #include "log.h"
 #include "util.h"
@@ -24,53 +25,27 @@
 #include <stdlib.h>
 #include <strings.h>
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void put(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = PG_MAX(b->cap * 2, b->len + n + 256);
-        b->p = pg_xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void put_str(struct sbuf *b, const char *s, size_t n)
-{
-    char *e = pg_br_json_escape(s, n);
-    put(b, "\"", 1);
-    put(b, e, strlen(e));
-    put(b, "\"", 1);
-    free(e);
-}
-
-/* Writes v back as JSON text. */
-static void json_write(struct sbuf *b, const struct pg_json *v)
+static void json_write(struct pg_buf *b, const struct pg_json *v)
 {
     switch (v->type) {
-    case PG_JSON_NULL: put(b, "null", 4); break;
-    case PG_JSON_TRUE: put(b, "true", 4); break;
-    case PG_JSON_FALSE: put(b, "false", 5); break;
-    case PG_JSON_NUMBER: put(b, v->str, v->len); break;
-    case PG_JSON_STRING: put_str(b, v->str, v->len); break;
+    case PG_JSON_NULL: pg_buf_add(b, "null", 4); break;
+    case PG_JSON_TRUE: pg_buf_add(b, "true", 4); break;
+    case PG_JSON_FALSE: pg_buf_add(b, "false", 5); break;
+    case PG_JSON_NUMBER: pg_buf_add(b, v->str, v->len); break;
+    case PG_JSON_STRING: pg_buf_json_str(b, v->str, v->len); break;
     case PG_JSON_ARRAY:
     case PG_JSON_OBJECT:
-        put(b, v->type == PG_JSON_ARRAY ? "[" : "{", 1);
+        pg_buf_add(b, v->type == PG_JSON_ARRAY ? "[" : "{", 1);
         for (const struct pg_json *c = v->child; c; c = c->next) {
             if (c != v->child)
-                put(b, ",", 1);
+                pg_buf_add(b, ",", 1);
             if (v->type == PG_JSON_OBJECT) {
-                put_str(b, c->key, c->key_len);
-                put(b, ":", 1);
+                pg_buf_json_str(b, c->key, c->key_len);
+                pg_buf_add(b, ":", 1);
             }
             json_write(b, c);
         }
-        put(b, v->type == PG_JSON_ARRAY ? "]" : "}", 1);
+        pg_buf_add(b, v->type == PG_JSON_ARRAY ? "]" : "}", 1);
         break;
     }
 }
@@ -174,22 +149,22 @@ static bool is_woo_ping(const struct pg_br_io *io, const char *body, size_t len)
 
 static char *build_payload(const struct pg_hook_route *r, const struct pg_json *root)
 {
-    struct sbuf b = {0};
-    put(&b, "{", 1);
+    struct pg_buf b = {0};
+    pg_buf_add(&b, "{", 1);
     bool first = true;
     for (size_t i = 0; i < r->nfields; i++) {
         const struct pg_json *v = json_path(root, r->fields[i].path, strlen(r->fields[i].path));
         if (!v)
             continue;
         if (!first)
-            put(&b, ",", 1);
+            pg_buf_add(&b, ",", 1);
         first = false;
-        put_str(&b, r->fields[i].name, strlen(r->fields[i].name));
-        put(&b, ":", 1);
+        pg_buf_json_str(&b, r->fields[i].name, strlen(r->fields[i].name));
+        pg_buf_add(&b, ":", 1);
         json_write(&b, v);
     }
-    put(&b, "}", 1);
-    return b.p;
+    pg_buf_add(&b, "}", 1);
+    return pg_buf_steal(&b, NULL);
 }
 
 struct outcome {

@@ -5,43 +5,11 @@
  * {"order": "{form.order_id}"} needs no escaping; "{{" and "}}" are
  * literal braces where a literal would otherwise read as a placeholder. */
 #include "bridge/template.h"
+#include "buf.h"
 #include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void put(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = PG_MAX(b->cap * 2, b->len + n + 64);
-        b->p = pg_xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void put_json(struct sbuf *b, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\', esc[1] = (char)c;
-            put(b, esc, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            put(b, esc, 6);
-        } else {
-            put(b, &s[i], 1);
-        }
-    }
-}
 
 static bool name_char(char c)
 {
@@ -75,19 +43,19 @@ const char *pg_tpl_check(const char *t)
 char *pg_tpl_expand(const char *t, enum pg_tpl_escape esc, pg_tpl_lookup fn, void *ud,
                     char **missing)
 {
-    struct sbuf b = {0};
+    struct pg_buf b = {0};
     *missing = NULL;
-    put(&b, "", 0);
+    pg_buf_add(&b, "", 0);
     for (size_t i = 0; t[i];) {
         bool closed;
         if ((t[i] == '{' && t[i + 1] == '{') || (t[i] == '}' && t[i + 1] == '}')) {
-            put(&b, t + i, 1);
+            pg_buf_add(&b, t + i, 1);
             i += 2;
             continue;
         }
         size_t n = t[i] == '{' ? name_at(t, i, &closed) : 0;
         if (!n || !closed) {
-            put(&b, t + i, 1);
+            pg_buf_add(&b, t + i, 1);
             i++;
             continue;
         }
@@ -95,14 +63,14 @@ char *pg_tpl_expand(const char *t, enum pg_tpl_escape esc, pg_tpl_lookup fn, voi
         const char *v = fn(ud, t + i + 1, n, &vl);
         if (!v) {
             *missing = pg_xstrndup(t + i + 1, n);
-            free(b.p);
+            pg_buf_free(&b);
             return NULL;
         }
         if (esc == PG_TPL_JSON)
-            put_json(&b, v, vl);
+            pg_buf_json_escaped(&b, v, vl);
         else
-            put(&b, v, vl);
+            pg_buf_add(&b, v, vl);
         i += n + 2;
     }
-    return b.p;
+    return pg_buf_steal(&b, NULL);
 }

@@ -51,6 +51,7 @@ class Sub(threading.Thread):
         super().__init__(daemon=True)
         self.d, self.ch, self.cursor, self.leave_at = d, ch, cursor, leave_at
         self.events, self.connections, self.errors = [], 0, []
+        self.in_session = False           # inside session(): may still read a dead daemon's bytes
         self.stopping = threading.Event()
         self.back = threading.Event()     # a laggard stays away until this is set
         self.deadline = time.monotonic() + T(60)
@@ -83,11 +84,14 @@ class Sub(threading.Thread):
             if self.away():
                 time.sleep(0.05)
                 continue
+            self.in_session = True
             try:
                 self.session()
             except Exception as e:     # refused while the daemon is down, reset, ...
                 if len(self.errors) < 50:
                     self.errors.append('%s: %s' % (type(e).__name__, e))
+            finally:
+                self.in_session = False
             if self.running():
                 time.sleep(0.1)
 
@@ -201,6 +205,10 @@ def restart_and_publish(d, ch, subs):
     subscriber has the last one. Returns the (id, body) acknowledged."""
     rc = d.wait(T(5))
     tap.is_(rc, -signal.SIGKILL, 'pushgated died of SIGKILL mid-stream')
+    # the mark counts only once every client has finished reading what the
+    # killed daemon had already sent (its session ended); a session started
+    # meanwhile is refused, the daemon being down
+    poll_until(lambda: not any(s.in_session for s in subs), T(5))
     marks = [len(s.events) for s in subs]
     d.stop(check=False)
     t0 = time.monotonic()

@@ -71,11 +71,9 @@ bool pg_bridge_conf_allows(const struct pg_bridge_conf *c, const char *addr)
     return false;
 }
 
-static int perr(char *err, size_t errlen, const char *name, int line, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static int perr(char *err, size_t errlen, const char *name, int line, const char *fmt, ...)
+int pg_bridge_perr(char *err, size_t errlen, const char *name, int line, const char *fmt, ...)
 {
-    char msg[200];
+    char msg[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -233,7 +231,7 @@ int pg_bridge_conf_parse(const char *text, size_t len, const char *name,
         i += ll + (nl ? 1 : 0);
         if (strlen(line) != ll) {
             free(line);
-            return perr(err, errlen, name, lineno, "NUL byte in line");
+            return pg_bridge_perr(err, errlen, name, lineno, "NUL byte in line");
         }
         char *p = line, *end = line + ll;
         while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
@@ -251,16 +249,16 @@ int pg_bridge_conf_parse(const char *text, size_t len, const char *name,
         while (*p == ' ' || *p == '\t' || *p == '=')
             p++;
         if (*p == '\0') {
-            int rc = perr(err, errlen, name, lineno, "'%s' has no value", k);
+            int rc = pg_bridge_perr(err, errlen, name, lineno, "'%s' has no value", k);
             free(line);
             return rc;
         }
         const char *msg = NULL;
         int r = apply(c, k, p, &allow_first, &msg);
         if (r == -2)
-            r = perr(err, errlen, name, lineno, "unknown key '%.60s'", k);
+            r = pg_bridge_perr(err, errlen, name, lineno, "unknown key '%.60s'", k);
         else if (r == -1)
-            r = perr(err, errlen, name, lineno, "%s: %s", k, msg);
+            r = pg_bridge_perr(err, errlen, name, lineno, "%s: %s", k, msg);
         free(line);
         if (r < 0)
             return -1;

@@ -62,4 +62,9 @@ bool pg_bridge_conf_allows(const struct pg_bridge_conf *c, const char *addr);
  * it, or NULL with errno set. */
 char *pg_bridge_read_file(const char *path, size_t max, size_t *len);
 
+/* Writes "name:line: <formatted problem>" into err and returns -1: the one
+ * error style of the bridge's config, rule and mapping parsers. */
+int pg_bridge_perr(char *err, size_t errlen, const char *name, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 #endif

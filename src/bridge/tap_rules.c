@@ -15,18 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int perr(char *err, size_t errlen, const char *name, int line, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static int perr(char *err, size_t errlen, const char *name, int line, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(err, errlen, "%s:%d: %s", name, line, msg);
-    return -1;
-}
 
 void pg_tap_rules_free(struct pg_tap_rules *r)
 {
@@ -82,12 +70,12 @@ static int rule_key(struct pg_tap_rule *r, const char *k, const char *v, const c
         r->method = strcmp(v, "*") ? pg_xstrdup(v) : NULL;
     } else if (strcmp(k, "path") == 0) {
         if (v[0] != '/' && v[0] != '*')
-            return perr(err, errlen, name, line, "path wants a pattern starting with / (or *)");
+            return pg_bridge_perr(err, errlen, name, line, "path wants a pattern starting with / (or *)");
         free(r->path);
         r->path = pg_xstrdup(v);
     } else if (strcmp(k, "status") == 0) {
         if (parse_status(v, &r->status_lo, &r->status_hi) < 0)
-            return perr(err, errlen, name, line, "status wants 1xx..5xx, a code like 200, or *");
+            return pg_bridge_perr(err, errlen, name, line, "status wants 1xx..5xx, a code like 200, or *");
     } else if (strcmp(k, "publish") == 0) {
         why = set_tpl(&r->channel, v);
     } else if (strcmp(k, "event") == 0) {
@@ -96,19 +84,19 @@ static int rule_key(struct pg_tap_rule *r, const char *k, const char *v, const c
         why = set_tpl(&r->payload, v);
         r->payload_json = v[0] == '{' || v[0] == '[';
     } else {
-        return perr(err, errlen, name, line, "unknown key '%.60s'", k);
+        return pg_bridge_perr(err, errlen, name, line, "unknown key '%.60s'", k);
     }
     if (why)
-        return perr(err, errlen, name, line, "%s template: %s", k, why);
+        return pg_bridge_perr(err, errlen, name, line, "%s template: %s", k, why);
     return 0;
 }
 
 static int check_rule(const struct pg_tap_rule *r, const char *name, char *err, size_t errlen)
 {
     if (!r->path)
-        return perr(err, errlen, name, r->line, "rule %s has no path", r->name);
+        return pg_bridge_perr(err, errlen, name, r->line, "rule %s has no path", r->name);
     if (!r->channel)
-        return perr(err, errlen, name, r->line, "rule %s has no publish line", r->name);
+        return pg_bridge_perr(err, errlen, name, r->line, "rule %s has no publish line", r->name);
     return 0;
 }
 
@@ -129,7 +117,7 @@ struct pg_tap_rules *pg_tap_rules_parse(const char *text, size_t len, const char
         while (*p == ' ' || *p == '\t')
             p++;
         if (strlen(buf) != ll) {
-            rc = perr(err, errlen, name, line, "NUL byte in line");
+            rc = pg_bridge_perr(err, errlen, name, line, "NUL byte in line");
         } else if (*p && *p != '#') {
             char *k = p, *v = p + strcspn(p, " \t");
             if (*v)
@@ -137,7 +125,7 @@ struct pg_tap_rules *pg_tap_rules_parse(const char *text, size_t len, const char
             while (*v == ' ' || *v == '\t')
                 v++;
             if (!*v) {
-                rc = perr(err, errlen, name, line, "'%.60s' has no value", k);
+                rc = pg_bridge_perr(err, errlen, name, line, "'%.60s' has no value", k);
             } else if (strcmp(k, "rule") == 0) {
                 if (rs->n)
                     rc = check_rule(&rs->v[rs->n - 1], name, err, errlen);
@@ -146,7 +134,7 @@ struct pg_tap_rules *pg_tap_rules_parse(const char *text, size_t len, const char
                                                     .status_lo = 200, .status_hi = 299};
                 rs->n++;
             } else if (!rs->n) {
-                rc = perr(err, errlen, name, line, "'%.60s' before the first rule line", k);
+                rc = pg_bridge_perr(err, errlen, name, line, "'%.60s' before the first rule line", k);
             } else {
                 rc = rule_key(&rs->v[rs->n - 1], k, v, name, line, err, errlen);
             }

@@ -24,7 +24,8 @@
 # default $PG_BUILDDIR/bench-results/<UTC time>), PEERS, SCENARIOS,
 # BENCH_SETUP=0 (do not run setup.sh), BENCH_IDLE=0 (skip the idle runs),
 # BENCH_COMPARE=0 (no compare.sh run), BENCH_PROFILE=1 (also run
-# bench/profile.sh: callgrind and syscall counts per scenario), PG_BENCH_EXTRA (more pushgated
+# bench/profile.sh: callgrind and syscall counts per scenario), BENCH_WORKERS=1
+# (also bench/workers-bench.sh: workers 1 against 2, server unpinned), PG_BENCH_EXTRA (more pushgated
 # options), and every compare.sh knob
 # (B_SUBS, C_MSGS, ...), which is passed through.
 set -u
@@ -113,6 +114,10 @@ IDLE_RESULTS=""
 if [ "${BENCH_IDLE:-1}" != 0 ]; then
     OUT=$OUT/idle TOOLS=$TOOLS "$HERE/idle-sse-lp.sh" || echo "run-bench.sh: idle runs failed" >&2
     IDLE_RESULTS=$OUT/idle/results.jsonl
+fi
+
+if [ "${BENCH_WORKERS:-0}" != 0 ]; then
+    OUT=$OUT/workers TOOLS=$TOOLS "$HERE/workers-bench.sh" || echo "run-bench.sh: workers runs failed" >&2
 fi
 
 if [ "${BENCH_PROFILE:-0}" != 0 ]; then

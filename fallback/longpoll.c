@@ -42,6 +42,7 @@
 #include "metrics.h"
 #include "server.h"
 #include "util.h"
+#include "workers.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -315,7 +316,9 @@ static void answer(struct pg_lp *p)
         pg_http_resume(c);
 }
 
-static void on_wake(evutil_socket_t fd, short what, void *arg)
+PG_LOCKED_EVCB(on_wake)
+
+static void on_wake_locked(evutil_socket_t fd, short what, void *arg)
 {
     answer(arg);
 }
@@ -378,7 +381,7 @@ void pg_longpoll_start(struct pg_request *r, const struct pg_sub_target *t, cons
     p->expires_ms = expires_ms;
     p->callback = o->callback[0] && !r->head_only ? pg_xstrdup(o->callback) : NULL;
     p->extra = extra ? pg_xstrdup(extra) : NULL;
-    event_assign(&p->ev, pg_srv.base, -1, 0, on_wake, p);
+    event_assign(&p->ev, pg_loop(), -1, 0, on_wake, p);
     pg_access_conn_transport(r->c, "longpoll");
     if (r->head_only) {
         answer(p);

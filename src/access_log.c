@@ -17,6 +17,7 @@
 #include "log.h"
 #include "server.h"
 #include "util.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,10 +28,10 @@
 #define REASON_MAX 40
 #define FILE_BUFFER 65536
 
-/* One per fd while the access log has ever been on (96 bytes). */
+/* One per fd while the access log has ever been on (88 bytes; the bytes
+ * written are counted on the connection itself, by its flush pass). */
 struct entry {
     uint64_t id;                /* the connection's id; 0 = unused slot */
-    uint64_t bytes_out;
     const char *transport;      /* static, or NULL */
     char *pending;              /* request line waiting for its answer: prefix, NUL, suffix */
     uint64_t pending_start_ns, pending_wall_ms;
@@ -54,7 +55,9 @@ bool pg_access_log_enabled(void)
 
 /* ---- file ---- */
 
-static void on_flush(evutil_socket_t fd, short what, void *arg)
+PG_LOCKED_EVCB(on_flush)
+
+static void on_flush_locked(evutil_socket_t fd, short what, void *arg)
 {
     if (al.f)
         fflush(al.f);
@@ -351,13 +354,6 @@ void pg_access_conn_open(const struct pg_conn *c)
     e->id = c->id;
 }
 
-void pg_access_conn_wrote(const struct pg_conn *c, size_t n)
-{
-    struct entry *e = entry_of(c);
-    if (e)
-        e->bytes_out += n;
-}
-
 void pg_access_conn_reason(const struct pg_conn *c, const char *why)
 {
     struct entry *e = entry_of(c);
@@ -411,7 +407,7 @@ static void write_close(const struct pg_conn *c, const struct entry *e)
     add_kv(&b, "peer", pg_conn_peer(c, peer, sizeof peer) ? peer : "-");
     add_kv(&b, "transport", e->transport ? e->transport : c->h ? c->h->name : "-");
     pg_buf_addf(&b, " duration=%llu.%03llu bytes_out=%llu", (unsigned long long)(dur / 1000),
-                (unsigned long long)(dur % 1000), (unsigned long long)e->bytes_out);
+                (unsigned long long)(dur % 1000), (unsigned long long)c->bytes_out);
     add_kv(&b, "reason", close_reason(c, e));
     pg_buf_add(&b, "\n", 1);
     emit(&b);

@@ -33,8 +33,10 @@
  * flushed at least once a second and on reopen or close; a connection
  * opened while the log was off gets no close line. Per-connection figures
  * live in a side table indexed by file descriptor (validated by the
- * connection id), because struct pg_conn is not ours to grow.
- * Single-threaded (main loop). */
+ * connection id), because struct pg_conn is not ours to grow; only the
+ * bytes written are counted on the connection (c->bytes_out), because the
+ * flush pass counts them without the process lock. Every hook runs
+ * holding the process lock (workers.h). */
 #ifndef PG_ACCESS_LOG_H
 #define PG_ACCESS_LOG_H
 
@@ -75,8 +77,6 @@ void pg_access_resume_end(const struct pg_conn *c, const struct pg_access_mark *
 /* ---- connection figures (conn.c and the transports) ---- */
 
 void pg_access_conn_open(const struct pg_conn *c);
-/* n bytes of c were handed to the kernel. */
-void pg_access_conn_wrote(const struct pg_conn *c, size_t n);
 /* Why c is ending; the first reason recorded wins (copied, truncated). */
 void pg_access_conn_reason(const struct pg_conn *c, const char *why);
 /* c now carries this subscriber transport (a static string). */

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "utf8.h"
 #include "util.h"
+#include "workers.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -62,7 +63,7 @@ struct pg_auth_session {
     size_t out_len;
 };
 
-static struct evdns_base *dns;
+static struct evdns_base *dns_of[PG_WORKERS_MAX];   /* one per worker: its base */
 static SSL_CTX *ssl_ctx;
 
 /* ---- ending ---- */
@@ -93,7 +94,9 @@ static void session_free(struct pg_auth_session *s)
     free(s);
 }
 
-static void on_done(evutil_socket_t fd, short what, void *arg)
+PG_LOCKED_EVCB(on_done)
+
+static void on_done_locked(evutil_socket_t fd, short what, void *arg)
 {
     struct pg_auth_session *s = arg;
     s->cb(s->ud, s->outcome, s->status, s->body, s->body_len, s->err);
@@ -115,12 +118,13 @@ static bool timed_out(const struct pg_auth_session *s)
 
 static struct evdns_base *get_dns(struct event_base *base)
 {
-    if (!dns) {
-        dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (dns)
-            evdns_base_load_hosts(dns, NULL);
+    struct evdns_base **dns = &dns_of[pg_worker_self];
+    if (!*dns) {
+        *dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        if (*dns)
+            evdns_base_load_hosts(*dns, NULL);
     }
-    return dns;
+    return *dns;
 }
 
 static SSL *new_ssl(const char *host)
@@ -158,7 +162,15 @@ static const char *http_error_text(struct pg_auth_session *s)
     }
 }
 
+static void http_on_error_locked(enum evhttp_request_error e, void *arg);
 static void http_on_error(enum evhttp_request_error e, void *arg)
+{
+    pg_lock();
+    http_on_error_locked(e, arg);
+    pg_unlock();
+}
+
+static void http_on_error_locked(enum evhttp_request_error e, void *arg)
 {
     struct pg_auth_session *s = arg;
     s->http_error = (int)e + 1;
@@ -172,7 +184,15 @@ static void http_on_error(enum evhttp_request_error e, void *arg)
     }
 }
 
+static void http_on_done_locked(struct evhttp_request *req, void *arg);
 static void http_on_done(struct evhttp_request *req, void *arg)
+{
+    pg_lock();
+    http_on_done_locked(req, arg);
+    pg_unlock();
+}
+
+static void http_on_done_locked(struct evhttp_request *req, void *arg)
 {
     struct pg_auth_session *s = arg;
     if (s->finished)
@@ -382,10 +402,11 @@ struct pg_auth_session *pg_auth_session_start(struct event_base *base, const str
 
 void pg_auth_session_free_all(void)
 {
-    if (dns) {
-        evdns_base_free(dns, 0);
-        dns = NULL;
-    }
+    for (unsigned i = 0; i < PG_WORKERS_MAX; i++)
+        if (dns_of[i]) {
+            evdns_base_free(dns_of[i], 0);
+            dns_of[i] = NULL;
+        }
     if (ssl_ctx) {
         SSL_CTX_free(ssl_ctx);
         ssl_ctx = NULL;

@@ -32,6 +32,7 @@
 #include "server.h"
 #include "utf8.h"
 #include "util.h"
+#include "workers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,7 +308,7 @@ int pg_auth_wait_start(struct pg_request *r, const struct pg_rule *rule, bool fa
     n_pending++;
     r->c->h = &wait_handler;
     r->c->proto = w;
-    w->sess = pg_auth_session_start(pg_srv.base, rule, fastcgi, q, (int)tmo, on_answer, w);
+    w->sess = pg_auth_session_start(pg_loop(), rule, fastcgi, q, (int)tmo, on_answer, w);
     pg_log_debug("conn %llu: session check (%s) for %s", (unsigned long long)r->c->id, w->label,
                  channels);
     return PG_AUTH_PENDING;

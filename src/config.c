@@ -124,7 +124,7 @@ static const struct key keys[] = {
     DUR("header_timeout", header_timeout_ms, "10s", 0, 1, 3600000, "time allowed to send a request head"),
     SIZE("subscriber_buffer_max", subscriber_buffer_max, "1M", 0, 1, GiB, "output queued for a slow subscriber before it is dropped"),
     UINT("pubsub_rate_limit", pubsub_rate_limit, "50", 0, 0, 1000000, "messages per second a /pubsub/ connection may send (0 = no limit)"),
-    UINT("workers", workers, "0", F_RESTART, 0, 1024, "event-loop threads (0 = one per CPU)"),
+    UINT("workers", workers, "0", F_RESTART, 0, 64, "event-loop threads (0 = one per CPU)"),
     /* storage */
     STR("store", store, "memory", F_RESTART, check_store, "STORE", "memory, redis://host:port/db or redis+unix:/path?db=N"),
     STR("history_journal", history_journal, "", F_RESTART, NULL, "FILE", "append-only journal that keeps history across restarts (memory store)"),

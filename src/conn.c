@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "tls.h"
 #include "util.h"
+#include "workers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,29 +33,37 @@
 #define CLOSE_GRACE_MS 2000
 #define IOV_BATCH 64
 
-static struct {
+/* One per worker (workers.h): its connections, written only by its thread. */
+struct layer {
     struct event_base *base;
     struct event flush_ev;
     struct pg_conn *all;
     struct pg_conn *flush_head;
-    size_t count;
+    size_t count;                 /* changed and summed holding the process lock */
     uint64_t next_id;
     uint8_t rbuf[READ_CHUNK];
-} cl;
+};
+
+static __thread struct layer *cl;              /* this thread's */
+static struct layer *layers[PG_WORKERS_MAX];   /* every worker's, by index */
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void flush_pass(evutil_socket_t fd, short what, void *arg);
 
 void pg_conn_init(struct event_base *base)
 {
-    cl.base = base;
-    event_assign(&cl.flush_ev, base, -1, 0, flush_pass, NULL);
+    cl = pg_xcalloc(1, sizeof *cl);
+    layers[pg_worker_self] = cl;
+    cl->base = base;
+    /* ids stay unique across workers: worker w counts from w << 48 */
+    cl->next_id = (uint64_t)pg_worker_self << 48;
+    event_assign(&cl->flush_ev, base, -1, 0, flush_pass, NULL);
 }
 
 static void set_events(struct pg_conn *c, short what)
 {
     event_del(&c->ev);
-    event_assign(&c->ev, cl.base, c->fd, what | EV_PERSIST, conn_event, c);
+    event_assign(&c->ev, cl->base, c->fd, what | EV_PERSIST, conn_event, c);
     event_add(&c->ev, NULL);
 }
 
@@ -65,7 +74,8 @@ struct pg_conn *pg_conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
     c->fd = fd;
     c->h = h;
     c->flags = flags;
-    c->id = ++cl.next_id;
+    c->publish_listener = (flags & PG_CONN_PUBLISH) != 0;
+    c->id = ++cl->next_id;
     c->created_ms = c->last_read_ms = pg_now_ms();
     c->q = c->q_inline;
     c->q_cap = PG_ARRAY_LEN(c->q_inline);
@@ -80,14 +90,14 @@ struct pg_conn *pg_conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
     }
     if (flags & PG_CONN_TLS)
         c->ssl = pg_tls_new(fd);
-    c->next = cl.all;
-    if (cl.all)
-        cl.all->prev = c;
-    cl.all = c;
-    cl.count++;
+    c->next = cl->all;
+    if (cl->all)
+        cl->all->prev = c;
+    cl->all = c;
+    cl->count++;
     pg_metrics_accepted(flags & PG_CONN_PUBLISH);
     pg_access_conn_open(c);
-    event_assign(&c->ev, cl.base, fd, EV_READ | EV_PERSIST, conn_event, c);
+    event_assign(&c->ev, cl->base, fd, EV_READ | EV_PERSIST, conn_event, c);
     event_add(&c->ev, NULL);
     if ((flags & PG_CONN_TLS) && !c->ssl)
         pg_conn_close(c);
@@ -105,7 +115,7 @@ static ssize_t conn_send(struct pg_conn *c, const struct iovec *iov, int n)
 {
     if (!c->ssl)
         return writev(c->fd, iov, n);
-    static char stage[TLS_STAGE];
+    static __thread char stage[TLS_STAGE];
     size_t want = c->tls_retry_len ? c->tls_retry_len : sizeof stage, len = 0;
     for (int i = 0; i < n && len < want; i++) {
         size_t k = PG_MIN(iov[i].iov_len, want - len);
@@ -165,7 +175,15 @@ const char *pg_conn_peer(const struct pg_conn *c, char *buf, size_t buflen)
 
 size_t pg_conn_count(void)
 {
-    return cl.count;
+    size_t n = 0;
+    for (unsigned i = 0; i < pg_n_workers; i++)
+        n += pg_conn_count_worker(i);
+    return n;
+}
+
+size_t pg_conn_count_worker(unsigned w)
+{
+    return w < pg_n_workers && layers[w] ? layers[w]->count : 0;
 }
 
 /* ---- output queue ---- */
@@ -175,10 +193,10 @@ static void want_flush(struct pg_conn *c)
     if (c->flags & PG_CONN_IN_FLUSH)
         return;
     c->flags |= PG_CONN_IN_FLUSH;
-    if (!cl.flush_head)
-        event_active(&cl.flush_ev, 0, 0);
-    c->flush_next = cl.flush_head;
-    cl.flush_head = c;
+    if (!cl->flush_head)
+        event_active(&cl->flush_ev, 0, 0);
+    c->flush_next = cl->flush_head;
+    cl->flush_head = c;
 }
 
 static void chunk_release(struct pg_chunk *k)
@@ -283,7 +301,7 @@ void pg_conn_drop_queued(struct pg_conn *c)
  * error (the connection is then closing). */
 static int conn_write(struct pg_conn *c)
 {
-    pg_journal_sync();   /* group commit: nothing leaves before its journal records are durable */
+    pg_journal_sync_if_pending();   /* group commit: nothing leaves before its journal records are durable */
     while (c->q_len) {
         struct iovec iov[IOV_BATCH];
         int n = 0;
@@ -304,14 +322,16 @@ static int conn_write(struct pg_conn *c)
                 }
                 return 0;
             }
+            pg_lock();
             pg_log_debug("conn %llu: write: %s", (unsigned long long)c->id, strerror(errno));
             pg_access_conn_reason(c, "write error");
+            pg_unlock();
             pg_conn_close(c);
             return -1;
         }
         size_t left = (size_t)w;
         pg_metrics_bytes_out((uint64_t)w);
-        pg_access_conn_wrote(c, (size_t)w);
+        c->bytes_out += (uint64_t)w;
         while (left && c->q_len) {
             struct pg_chunk *k = &c->q[c->q_head];
             size_t rest = k->len - c->q_off;
@@ -339,7 +359,9 @@ static int conn_write(struct pg_conn *c)
             SSL_shutdown(c->ssl);
         shutdown(c->fd, SHUT_WR);
     } else if (c->h->on_drain) {
+        pg_lock();
         c->h->on_drain(c);
+        pg_unlock();
     }
     return 0;
 }
@@ -388,21 +410,24 @@ static void conn_free(struct pg_conn *c)
     if (c->prev)
         c->prev->next = c->next;
     else
-        cl.all = c->next;
+        cl->all = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    cl.count--;
+    cl->count--;
     free(c);
 }
 
+/* Runs without the process lock (workers.h): it writes this worker's own
+ * queues; conn_write takes the lock for on_drain and the journal, and the
+ * reaping below holds it (on_free unsubscribes, limits are shared). */
 static void flush_pass(evutil_socket_t fd, short what, void *arg)
 {
     /* Handlers may queue more output (on_drain) while we walk: take the
      * list and loop until it stays empty. */
     pg_metrics_clock_refresh();   /* one clock reading per pass (latency) */
-    while (cl.flush_head) {
-        struct pg_conn *list = cl.flush_head;
-        cl.flush_head = NULL;
+    while (cl->flush_head) {
+        struct pg_conn *list = cl->flush_head;
+        cl->flush_head = NULL;
         struct pg_conn *reap = NULL;
         while (list) {
             struct pg_conn *c = list;
@@ -415,12 +440,15 @@ static void flush_pass(evutil_socket_t fd, short what, void *arg)
                 reap = c;
             }
         }
+        if (!reap)
+            continue;
+        pg_lock();
         while (reap) {
             struct pg_conn *c = reap;
             reap = c->flush_next;
             if (c->flags & PG_CONN_IN_FLUSH) {
                 /* re-queued meanwhile: unlink from the new list first */
-                struct pg_conn **pp = &cl.flush_head;
+                struct pg_conn **pp = &cl->flush_head;
                 while (*pp && *pp != c)
                     pp = &(*pp)->flush_next;
                 if (*pp)
@@ -428,6 +456,7 @@ static void flush_pass(evutil_socket_t fd, short what, void *arg)
             }
             conn_free(c);
         }
+        pg_unlock();
     }
 }
 
@@ -479,8 +508,8 @@ static void conn_read(struct pg_conn *c)
             dst = c->in + c->in_len;
             room = c->in_cap - c->in_len;
         } else {
-            dst = cl.rbuf;
-            room = sizeof cl.rbuf;
+            dst = cl->rbuf;
+            room = sizeof cl->rbuf;
         }
         r = conn_recv(c, dst, room);
         if (r < 0) {
@@ -517,7 +546,9 @@ static void conn_read(struct pg_conn *c)
     }
 }
 
-static void conn_event(evutil_socket_t fd, short what, void *arg)
+PG_LOCKED_EVCB(conn_event)
+
+static void conn_event_locked(evutil_socket_t fd, short what, void *arg)
 {
     struct pg_conn *c = arg;
     if (c->flags & PG_CONN_CLOSING)
@@ -535,7 +566,7 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
 
 void pg_conn_tick_all(uint64_t now_ms)
 {
-    for (struct pg_conn *c = cl.all; c; c = c->next) {
+    for (struct pg_conn *c = cl->all; c; c = c->next) {
         if (c->flags & PG_CONN_CLOSING)
             continue;
         if (c->flags & (PG_CONN_LINGER | PG_CONN_CLOSE_AFTER)) {
@@ -550,15 +581,32 @@ void pg_conn_tick_all(uint64_t now_ms)
 
 void pg_conn_foreach(void (*f)(struct pg_conn *c, void *arg), void *arg)
 {
-    for (struct pg_conn *c = cl.all, *next; c; c = next) {
+    for (struct pg_conn *c = cl->all, *next; c; c = next) {
         next = c->next;
         f(c, arg);
     }
 }
 
+void pg_conn_foreach_all(void (*f)(struct pg_conn *c, void *arg), void *arg)
+{
+    for (unsigned i = 0; i < pg_n_workers; i++)
+        if (layers[i])
+            for (struct pg_conn *c = layers[i]->all; c; c = c->next)
+                f(c, arg);
+}
+
 void pg_conn_free_all(void)
 {
-    while (cl.all)
-        conn_free(cl.all);
-    cl.flush_head = NULL;
+    for (unsigned i = 0; i < pg_n_workers; i++) {
+        cl = layers[i];
+        if (!cl)
+            continue;
+        while (cl->all)
+            conn_free(cl->all);
+        cl->flush_head = NULL;
+        event_del(&cl->flush_ev);
+        free(cl);
+        layers[i] = NULL;
+    }
+    cl = NULL;
 }

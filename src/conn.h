@@ -11,7 +11,10 @@
  *   deferred to one flush pass per loop iteration, so several messages
  *   queued in one iteration leave in one writev.
  * - Idle connections hold no input buffer and no heap output queue: the
- *   queue has two inline slots, and the input buffer is freed once empty. */
+ *   queue has two inline slots, and the input buffer is freed once empty.
+ * - With worker threads (workers.h) a connection belongs to the worker that
+ *   accepted it: only that thread touches it. The functions below act on
+ *   the calling thread's connections unless their name says _all. */
 #ifndef PG_CONN_H
 #define PG_CONN_H
 
@@ -78,6 +81,7 @@ struct pg_conn {
     uint64_t created_ms;
     uint64_t last_read_ms;
     uint64_t deadline_ms;          /* handler-defined (header timeout, linger) */
+    uint64_t bytes_out;            /* written to the socket (access log) */
     struct ssl_st *ssl;            /* TLS session, NULL on plain sockets */
     uint32_t tls_retry_len;        /* length of an SSL_write to repeat, 0 when none */
     int fd;
@@ -86,9 +90,11 @@ struct pg_conn {
     uint8_t addr[16];              /* socket peer address (limits, trusted proxies) */
     uint8_t fwd_family;            /* 0, or the X-Forwarded-For client of a trusted proxy */
     uint8_t fwd_addr[16];
+    bool publish_listener;         /* = PG_CONN_PUBLISH, never changes: read by /metrics
+                                      from other threads, unlike flags */
 };
 
-/* Global state of the connection layer. */
+/* This worker's connection layer, on its loop (call on the worker's thread). */
 void pg_conn_init(struct event_base *base);
 /* Wraps an accepted socket; starts with handler h. */
 struct pg_conn *pg_conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
@@ -113,10 +119,16 @@ const char *pg_conn_peer(const struct pg_conn *c, char *buf, size_t buflen);
 
 /* Calls on_tick of every connection; reaps lingering ones. */
 void pg_conn_tick_all(uint64_t now_ms);
-/* Applies f to every connection (shutdown). */
+/* Applies f to every connection of this worker (shutdown). */
 void pg_conn_foreach(void (*f)(struct pg_conn *c, void *arg), void *arg);
+/* Applies f to every connection of every worker, holding the process lock;
+ * f may only read c->h and c->publish_listener. */
+void pg_conn_foreach_all(void (*f)(struct pg_conn *c, void *arg), void *arg);
+/* Open connections of all workers / of worker w (holding the lock). */
 size_t pg_conn_count(void);
-/* Closes every connection at once (final exit). */
+size_t pg_conn_count_worker(unsigned w);
+/* Closes every connection of every worker at once (final exit, after the
+ * worker threads ended). */
 void pg_conn_free_all(void);
 
 #endif

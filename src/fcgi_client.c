@@ -9,6 +9,7 @@
 #include "fcgi_client.h"
 #include "fcgi_codec.h"
 #include "util.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -84,7 +85,15 @@ static int on_record(void *ud, uint8_t type, uint16_t id, const uint8_t *data, s
     return c->dead || c->done;
 }
 
+static void on_read_locked(struct bufferevent *bev, void *arg);
 static void on_read(struct bufferevent *bev, void *arg)
+{
+    pg_lock();
+    on_read_locked(bev, arg);
+    pg_unlock();
+}
+
+static void on_read_locked(struct bufferevent *bev, void *arg)
 {
     struct pg_fcgi_call *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
@@ -104,7 +113,15 @@ static void on_read(struct bufferevent *bev, void *arg)
         call_free(c);
 }
 
+static void on_event_locked(struct bufferevent *bev, short what, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    pg_lock();
+    on_event_locked(bev, what, arg);
+    pg_unlock();
+}
+
+static void on_event_locked(struct bufferevent *bev, short what, void *arg)
 {
     struct pg_fcgi_call *c = arg;
     if (what & BEV_EVENT_CONNECTED)
@@ -120,7 +137,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     call_free(c);
 }
 
-static void on_fail(evutil_socket_t fd, short what, void *arg)
+PG_LOCKED_EVCB(on_fail)
+
+static void on_fail_locked(evutil_socket_t fd, short what, void *arg)
 {
     struct pg_fcgi_call *c = arg;
     finish(c, -1, 0, 0, c->why);

@@ -7,12 +7,23 @@
  * which only queues a reference. Nothing here waits on a socket, and no
  * subscriber is freed while a channel list is being walked.
  *
+ * Worker threads (workers.h): the hub is shared state, used holding the
+ * process lock; each channel keeps one subscriber list per worker. With
+ * one worker, fan-out calls deliver() directly. With several, a message is
+ * posted once to every worker that has subscribers of its channel, and
+ * that worker fans it out to its own list (fanout_item) on its thread, so
+ * a connection's queue is only ever touched by its own thread. A
+ * subscriber remembers the seq and the delete count at which it
+ * subscribed, so an item already in its worker's inbox is neither
+ * delivered twice nor applied to it.
+ *
  * With a shared store (store.h, the Redis store) the hub keeps only local
  * subscriber lists: publish, replay, delete and info go to the store, and
  * fan-out happens when the store hands a message back (pg_hub_fanout), on
  * every node in the store's order; see the last section. Departure: that
- * section takes the file past ~600 lines, because it needs the hub's
- * private channel table and links. */
+ * section and the workers' items (fanout_item, the notes) take the file
+ * past ~600 lines (about 950), because they need the hub's private channel
+ * table and links; splitting them out would publish both in a header. */
 #include "hub.h"
 #include "channel.h"
 #include "journal.h"
@@ -20,6 +31,7 @@
 #include "metrics.h"
 #include "store.h"
 #include "util.h"
+#include "workers.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,6 +48,7 @@ static struct {
     uint32_t mask;                /* table size - 1 */
     uint32_t n_live, n_tomb;
     uint64_t subscriptions, published, delivered;
+    uint64_t deletes;             /* deletes so far (pg_subscriber.attach_deletes) */
     uint64_t next_sweep_ms;
 } hub;
 
@@ -142,7 +155,7 @@ static void purge_tombstones(void)
         struct pg_channel *c = hub.table[i], *next;
         for (; c; c = next) {
             next = c->hnext;
-            if (!c->tombstone)
+            if (!c->tombstone || c->n_subs)
                 continue;
             if (c->evicted_max_seq > hub.gap_floor)
                 hub.gap_floor = c->evicted_max_seq;
@@ -186,7 +199,9 @@ static struct pg_channel *channel_get(const char *name, size_t len)
     }
     if (hub.n_live + hub.n_tomb >= hub.lim.max_channels)
         purge_tombstones();
-    c = pg_xcalloc(1, sizeof *c + len + 1);
+    size_t heads_at = (sizeof *c + len + 1 + 7) & ~(size_t)7;
+    c = pg_xcalloc(1, heads_at + pg_n_workers * sizeof *c->subs);
+    c->subs = (struct pg_sublink **)((char *)c + heads_at);
     memcpy(c->name, name, len);
     c->name_len = (uint16_t)len;
     c->hash = h;
@@ -208,6 +223,44 @@ static void encode_for_subscribers(struct pg_channel *c, struct pg_message *m)
         pg_message_encode(m, f);
         pg_store_account(m, m->mem - before);
     }
+}
+
+static void fanout_item(void *p, uint64_t discard);
+
+/* Hands m to every subscriber of c: directly with one worker, else through
+ * the inbox of each worker that has some (see the header). */
+static void fanout(struct pg_channel *c, struct pg_message *m)
+{
+    if (pg_n_workers == 1) {
+        for (struct pg_sublink *l = c->subs[0], *next; l; l = next) {
+            next = l->next;
+            if (m->seq > l->sub->skip_seq) {
+                l->sub->ops->deliver(l->sub, m);
+                hub.delivered += shared != NULL;   /* memory store: counted at publish */
+            }
+        }
+        return;
+    }
+    for (unsigned w = 0; w < pg_n_workers; w++)
+        if (c->subs[w])
+            pg_worker_post(w, fanout_item, pg_message_ref(m), 0);
+}
+
+/* On worker pg_worker_self: m to its own subscribers of m's channel. */
+static void fanout_item(void *p, uint64_t discard)
+{
+    struct pg_message *m = p;
+    struct pg_channel *c = discard ? NULL : find(m->channel, m->channel_len,
+                                                 hash_name(m->channel, m->channel_len));
+    if (c)
+        for (struct pg_sublink *l = c->subs[pg_worker_self], *next; l; l = next) {
+            next = l->next;
+            if (m->seq > l->sub->skip_seq) {
+                l->sub->ops->deliver(l->sub, m);
+                hub.delivered += shared != NULL;   /* memory store: counted at publish */
+            }
+        }
+    pg_message_unref(m);
 }
 
 static int publish_shared(struct pg_message **msgs, size_t n, uint32_t *counts, const char **why);
@@ -249,10 +302,7 @@ int pg_hub_publish(struct pg_message **msgs, size_t n, uint32_t *counts, const c
         encode_for_subscribers(c, m);
         pg_store_append(c, pg_message_ref(m));
         counts[i] = c->n_subs;
-        for (struct pg_sublink *l = c->subs, *next; l; l = next) {
-            next = l->next;
-            l->sub->ops->deliver(l->sub, m);
-        }
+        fanout(c, m);
         hub.published++;
         hub.delivered += c->n_subs;
         pg_message_unref(m);
@@ -361,15 +411,19 @@ int pg_hub_subscribe(struct pg_subscriber *s, const char *const *names, const si
     }
     s->links = pg_xcalloc(n, sizeof *s->links);
     s->n_links = s->n_live = (uint16_t)n;
+    s->worker = (uint8_t)pg_worker_self;
+    s->attach_deletes = hub.deletes;
+    struct pg_sublink **head;
     for (size_t i = 0; i < n; i++) {
         struct pg_channel *c = channel_get(names[i], lens[i]);
         struct pg_sublink *l = &s->links[i];
         l->sub = s;
         l->chan = c;
-        l->next = c->subs;
-        if (c->subs)
-            c->subs->prev = l;
-        c->subs = l;
+        head = &c->subs[s->worker];
+        l->next = *head;
+        if (*head)
+            (*head)->prev = l;
+        *head = l;
         c->n_subs++;
         c->fmt_subs[s->fmt]++;
         hub.subscriptions++;
@@ -382,6 +436,8 @@ int pg_hub_subscribe(struct pg_subscriber *s, const char *const *names, const si
         bool other_epoch = strcmp(epoch, hub.epoch) != 0;
         replay(s, other_epoch ? 0 : after, other_epoch, cursor, cursor_len);
     }
+    if (!shared || !cursor)
+        s->skip_seq = hub.seq;   /* what is older was replayed or predates it */
     return 0;
 }
 
@@ -393,7 +449,7 @@ static void link_detach(struct pg_sublink *l)
     if (l->prev)
         l->prev->next = l->next;
     else
-        c->subs = l->next;
+        c->subs[l->sub->worker] = l->next;
     if (l->next)
         l->next->prev = l->prev;
     c->n_subs--;
@@ -414,6 +470,69 @@ void pg_hub_unsubscribe(struct pg_subscriber *s)
     s->links = NULL;
     s->n_links = 0;
     s->subscribed = false;
+}
+
+/* ---- what reaches another worker's subscribers besides messages ---- */
+
+/* A channel event posted to a worker: the channel by name (the record may
+ * be gone or replaced by the time the item runs), a number, a cursor. */
+struct note {
+    uint64_t num;
+    char cursor[64];
+    uint16_t len;
+    char name[];
+};
+
+static void post_note(struct pg_channel *c, pg_work_fn fn, uint64_t num, const char *cursor)
+{
+    for (unsigned w = 0; w < pg_n_workers; w++) {
+        if (!c->subs[w])
+            continue;
+        struct note *n = pg_xmalloc(sizeof *n + c->name_len + 1);
+        n->num = num;
+        snprintf(n->cursor, sizeof n->cursor, "%s", cursor ? cursor : "");
+        n->len = c->name_len;
+        memcpy(n->name, c->name, c->name_len + 1);
+        pg_worker_post(w, fn, n, 0);
+    }
+}
+
+static struct pg_channel *note_channel(void *p, uint64_t discard, struct note **n)
+{
+    *n = p;
+    return discard ? NULL : find((*n)->name, (*n)->len, hash_name((*n)->name, (*n)->len));
+}
+
+/* Tells worker w's subscribers of c that it was deleted and detaches them,
+ * except those that subscribed at or after the delete: memory store,
+ * attach_deletes >= deletes; shared store, skip_seq >= seq (their replay
+ * was read after the delete). */
+static void detach_told(struct pg_channel *c, unsigned w, uint64_t deletes, uint64_t seq)
+{
+    for (struct pg_sublink *l = c->subs[w], *next; l; l = next) {
+        next = l->next;
+        struct pg_subscriber *s = l->sub;
+        if (s->attach_deletes >= deletes && deletes)
+            continue;
+        if (s->skip_seq >= seq)
+            continue;
+        link_detach(l);
+        s->ops->deleted(s, c->name, s->n_live);
+    }
+}
+
+static void deleted_item(void *p, uint64_t discard)
+{
+    struct note *n;
+    struct pg_channel *c = note_channel(p, discard, &n);
+    if (c) {
+        detach_told(c, pg_worker_self, n->num, UINT64_MAX);
+        if (c->tombstone && !c->n_subs && !c->evicted_max_seq) {
+            hub.n_tomb--;
+            channel_unlink_free(c);
+        }
+    }
+    free(n);
 }
 
 static bool info_shared(const char *name, size_t len, struct pg_channel_info *info);
@@ -455,13 +574,12 @@ bool pg_hub_delete(const char *name, size_t len)
     pg_store_clear(c);
     if (c->last_seq > c->evicted_max_seq)
         c->evicted_max_seq = c->last_seq;
-    for (struct pg_sublink *l = c->subs, *next; l; l = next) {
-        next = l->next;
-        struct pg_subscriber *s = l->sub;
-        link_detach(l);
-        s->ops->deleted(s, c->name, s->n_live);
-    }
-    if (c->evicted_max_seq)
+    hub.deletes++;
+    if (pg_n_workers == 1)
+        detach_told(c, 0, 0, UINT64_MAX);
+    else
+        post_note(c, deleted_item, hub.deletes, NULL);
+    if (c->evicted_max_seq || c->n_subs)   /* kept while workers detach */
         make_tombstone(c);
     else {
         hub.n_live--;
@@ -504,7 +622,7 @@ void pg_hub_shutdown(void)
 {
     for (uint32_t i = 0; i <= hub.mask; i++)
         for (struct pg_channel *c = hub.table[i]; c; c = c->hnext)
-            for (struct pg_sublink *l = c->subs; l; l = l->next)
+            for (struct pg_sublink *l = c->subs[pg_worker_self]; l; l = l->next)
                 l->sub->ops->shutdown(l->sub);
 }
 
@@ -514,8 +632,9 @@ void pg_hub_free(void)
         struct pg_channel *c = hub.table[i], *next;
         for (; c; c = next) {
             next = c->hnext;
-            while (c->subs)
-                link_detach(c->subs);
+            for (unsigned w = 0; w < pg_n_workers; w++)
+                while (c->subs[w])
+                    link_detach(c->subs[w]);
             pg_store_clear(c);
             free(c);
         }
@@ -726,15 +845,19 @@ void pg_hub_fanout(struct pg_message *m)
         hub.seq = m->seq;
     if (c && c->n_subs) {
         encode_for_subscribers(c, m);
-        for (struct pg_sublink *l = c->subs, *next; l; l = next) {
-            next = l->next;
-            if (m->seq <= l->sub->skip_seq)
-                continue;
-            l->sub->ops->deliver(l->sub, m);
-            hub.delivered++;
-        }
+        fanout(c, m);
     }
     pg_message_unref(m);
+}
+
+static void clock_item(void *p, uint64_t discard)
+{
+    if (discard)
+        return;
+    for (uint32_t i = 0; i <= hub.mask; i++)
+        for (struct pg_channel *c = hub.table[i]; c; c = c->hnext)
+            for (struct pg_sublink *l = c->subs[pg_worker_self]; l; l = l->next)
+                l->sub->skip_seq = 0;
 }
 
 void pg_hub_set_clock(const char *epoch, uint64_t seq)
@@ -745,29 +868,58 @@ void pg_hub_set_clock(const char *epoch, uint64_t seq)
     }
     snprintf(hub.epoch, sizeof hub.epoch, "%s", epoch);
     hub.seq = seq;
-    for (uint32_t i = 0; i <= hub.mask; i++)
-        for (struct pg_channel *c = hub.table[i]; c; c = c->hnext)
-            for (struct pg_sublink *l = c->subs; l; l = l->next)
-                l->sub->skip_seq = 0;
+    if (pg_n_workers == 1)
+        clock_item(NULL, 0);
+    else
+        pg_worker_post_all(clock_item, NULL, 0);
+}
+
+static void delete_local_item(void *p, uint64_t discard)
+{
+    struct note *n;
+    struct pg_channel *c = note_channel(p, discard, &n);
+    if (c) {
+        detach_told(c, pg_worker_self, 0, n->num);
+        if (!c->n_subs && !c->tombstone) {
+            hub.n_live--;
+            channel_unlink_free(c);
+        }
+    }
+    free(n);
 }
 
 void pg_hub_delete_local(const char *name, size_t len, uint64_t delete_seq)
 {
+    if (delete_seq > hub.seq)
+        hub.seq = delete_seq;   /* who subscribes from now on is not told */
     struct pg_channel *c = find_live(name, len);
     if (!c)
         return;
-    for (struct pg_sublink *l = c->subs, *next; l; l = next) {
-        next = l->next;
-        struct pg_subscriber *s = l->sub;
-        if (s->skip_seq >= delete_seq)
-            continue;               /* resumed from history read after the delete */
-        link_detach(l);
-        s->ops->deleted(s, c->name, s->n_live);
+    if (pg_n_workers > 1) {
+        post_note(c, delete_local_item, delete_seq, NULL);
+        return;
     }
+    detach_told(c, 0, 0, delete_seq);
     if (!c->n_subs) {
         hub.n_live--;
         channel_unlink_free(c);
     }
+}
+
+static void gap_here(struct pg_channel *c, const char *cursor)
+{
+    const char *names[1] = {c->name};
+    for (struct pg_sublink *l = c->subs[pg_worker_self]; l; l = l->next)
+        l->sub->ops->gap(l->sub, names, 1, cursor);
+}
+
+static void gap_item(void *p, uint64_t discard)
+{
+    struct note *n;
+    struct pg_channel *c = note_channel(p, discard, &n);
+    if (c)
+        gap_here(c, n->cursor);
+    free(n);
 }
 
 void pg_hub_gap_local(const char *name, size_t len, const char *cursor)
@@ -775,9 +927,10 @@ void pg_hub_gap_local(const char *name, size_t len, const char *cursor)
     struct pg_channel *c = find_live(name, len);
     if (!c)
         return;
-    const char *names[1] = {c->name};
-    for (struct pg_sublink *l = c->subs; l; l = l->next)
-        l->sub->ops->gap(l->sub, names, 1, cursor);
+    if (pg_n_workers > 1)
+        post_note(c, gap_item, 0, cursor);
+    else
+        gap_here(c, cursor);
 }
 
 void pg_hub_walk_subscribed(void (*fn)(void *arg, const char *name, size_t len), void *arg)

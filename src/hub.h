@@ -1,6 +1,6 @@
 /* hub.h — channels: registry, subscriber lists, publish fan-out, replay
- * since an id, delete, idle cleanup. Single-threaded: every call happens on
- * the main event loop.
+ * since an id, delete, idle cleanup. Every call holds the process lock
+ * (workers.h); subscribers are fanned out on their own worker's thread.
  *
  * Ids (DESIGN I3): "<epoch>-<seq>", one seq counter for the whole store,
  * never reset by DELETE. A channel remembers the highest seq it evicted for
@@ -70,7 +70,7 @@ bool pg_hub_delete(const char *name, size_t len);
 const char *pg_hub_store_error(void);
 /* Periodic work: history TTL, idle channel cleanup. */
 void pg_hub_tick(uint64_t now_ms);
-/* Tells every subscriber the server is going away. */
+/* Tells every subscriber of the calling worker the server is going away. */
 void pg_hub_shutdown(void);
 
 /* Parses a cursor "<epoch>-<seq>"; false when malformed. */

@@ -46,6 +46,7 @@
 #include "log.h"
 #include "message.h"
 #include "util.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -157,6 +158,10 @@ static void dedup_free(void)
 
 /* ---- appending and group commit ---- */
 
+/* Records wait in jr.pend: read without the process lock by a flush pass
+ * (pg_journal_sync_if_pending), written holding it. */
+static bool pending;
+
 static void add_record(const struct pg_jrec *r)
 {
     if (jr.pend.len > GROUP_MAX)
@@ -164,6 +169,7 @@ static void add_record(const struct pg_jrec *r)
     jr.last_rec = jr.pend.len;
     pg_jf_encode(&jr.pend, r, jr.nonce, 0, (uint32_t)jr.pend.len);
     jr.st.records++;
+    __atomic_store_n(&pending, true, __ATOMIC_RELEASE);
 }
 
 void pg_journal_append(const struct pg_message *m)
@@ -210,6 +216,15 @@ static void fatal(const char *what)
     _exit(1);
 }
 
+void pg_journal_sync_if_pending(void)
+{
+    if (!__atomic_load_n(&pending, __ATOMIC_ACQUIRE))
+        return;
+    pg_lock();
+    pg_journal_sync();
+    pg_unlock();
+}
+
 void pg_journal_sync(void)
 {
     jr.urgent = false;
@@ -221,6 +236,7 @@ void pg_journal_sync(void)
         fatal("write");
     if (fdatasync(jr.fd) < 0)
         fatal("fdatasync");
+    __atomic_store_n(&pending, false, __ATOMIC_RELEASE);   /* only once durable */
     jr.size += jr.pend.len;
     if (jr.pend.cap > STEP_BYTES) {
         pg_buf_free(&jr.pend);
@@ -395,7 +411,9 @@ static void compact_abort(const char *why)
     jr.retry_ms = pg_now_ms() + RETRY_MS;
 }
 
-static void compact_step(evutil_socket_t fd, short what, void *arg)
+PG_LOCKED_EVCB(compact_step)
+
+static void compact_step_locked(evutil_socket_t fd, short what, void *arg)
 {
     char err[512];
     struct timeval tv = {0, 1000};

@@ -2,7 +2,7 @@
  * durability for the embedded memory store. Every published message and
  * every DELETE is appended; records appended during one loop iteration
  * are written and fdatasync'd as one commit group before any reply or
- * delivery leaves (conn.c calls pg_journal_sync before writing a socket),
+ * delivery leaves (conn.c calls pg_journal_sync_if_pending before writing a socket),
  * so a crash never loses an acknowledged or delivered message. At start-up
  * the journal is replayed into the hub (same epoch, same id counter, same
  * per-channel evicted_max_seq, DELETEs, and the spool's dedup keys) and
@@ -54,6 +54,9 @@ void pg_journal_commit_urgent(void);
  * any acknowledgement of those records can leave: a journal that cannot
  * be written can keep no promise (as PostgreSQL after a failed fsync). */
 void pg_journal_sync(void);
+/* The same from a worker's flush pass, which runs without the process
+ * lock (workers.h): one atomic load when nothing is pending. */
+void pg_journal_sync_if_pending(void);
 
 /* Periodic: starts a run-time compaction when the file has grown by more
  * than max(4 MiB, its size after the last compaction). */

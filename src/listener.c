@@ -7,8 +7,10 @@
 #include "conn.h"
 #include "conn_limits.h"
 #include "log.h"
+#include "server.h"
 #include "tls.h"
 #include "util.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -37,6 +39,10 @@ static struct listener *listeners[MAX_LISTENERS];
 static int n_listeners;
 static struct event *resume_ev;
 static uint64_t emfile_count, emfile_logged_at;
+static uint32_t in_flight[PG_WORKERS_MAX];   /* handed off, not adopted yet */
+
+PG_LOCKED_EVCB(resume_all)
+PG_LOCKED_EVCB(on_accept)
 
 static void pause_all(void)
 {
@@ -46,7 +52,7 @@ static void pause_all(void)
     evtimer_add(resume_ev, &tv);
 }
 
-static void resume_all(evutil_socket_t fd, short what, void *arg)
+static void resume_all_locked(evutil_socket_t fd, short what, void *arg)
 {
     for (int i = 0; i < n_listeners; i++)
         if (listeners[i]->fd >= 0)
@@ -72,7 +78,71 @@ static bool admit(int cfd, const struct sockaddr_storage *ss)
     return false;
 }
 
-static void on_accept(evutil_socket_t fd, short what, void *arg)
+/* ---- handing a connection to a worker (workers.h) ---- */
+
+struct handoff {
+    int fd;
+    socklen_t sl;
+    uint16_t flags;
+    const struct pg_conn_handler *h;
+    struct sockaddr_storage ss;
+};
+
+static void release_slot(const struct sockaddr_storage *ss)
+{
+    uint8_t addr[16] = {0};
+    if (ss->ss_family == AF_INET)
+        memcpy(addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    else if (ss->ss_family == AF_INET6)
+        memcpy(addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    pg_limits_release(ss->ss_family, addr, true);
+}
+
+/* On the chosen worker's thread: the connection becomes its own. A server
+ * stopping meanwhile closes it, as the kernel would a queued connection. */
+static void adopt(void *p, uint64_t discard)
+{
+    struct handoff *a = p;
+    in_flight[pg_worker_self]--;
+    if (discard || pg_srv.stopping) {
+        close(a->fd);
+        release_slot(&a->ss);
+    } else {
+        pg_conn_new(a->fd, (struct sockaddr *)&a->ss, a->sl, a->h, a->flags);
+    }
+    free(a);
+}
+
+/* The worker with the fewest connections, counting those on their way. */
+static unsigned pick_worker(void)
+{
+    unsigned best = 0;
+    size_t best_n = SIZE_MAX;
+    for (unsigned w = 0; w < pg_n_workers; w++) {
+        size_t n = pg_conn_count_worker(w) + in_flight[w];
+        if (n < best_n) {
+            best = w;
+            best_n = n;
+        }
+    }
+    return best;
+}
+
+static void hand_off(int cfd, const struct sockaddr_storage *ss, socklen_t sl,
+                     const struct pg_conn_handler *h, uint16_t flags)
+{
+    unsigned w = pg_n_workers == 1 ? 0 : pick_worker();
+    if (w == pg_worker_self) {
+        pg_conn_new(cfd, (const struct sockaddr *)ss, sl, h, flags);
+        return;
+    }
+    struct handoff *a = pg_xmalloc(sizeof *a);
+    *a = (struct handoff){.fd = cfd, .sl = sl, .flags = flags, .h = h, .ss = *ss};
+    in_flight[w]++;
+    pg_worker_post(w, adopt, a, 0);
+}
+
+static void on_accept_locked(evutil_socket_t fd, short what, void *arg)
 {
     struct listener *l = arg;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
@@ -97,9 +167,9 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
             sl = sizeof(sa_family_t);
         if (!admit(cfd, &ss))
             continue;
-        pg_conn_new(cfd, (struct sockaddr *)&ss, sl, l->h,
-                    (uint16_t)((l->kind == PG_LISTEN_PUBLISH ? PG_CONN_PUBLISH : 0) |
-                               (l->tls ? PG_CONN_TLS : 0)));
+        hand_off(cfd, &ss, sl, l->h,
+                 (uint16_t)((l->kind == PG_LISTEN_PUBLISH ? PG_CONN_PUBLISH : 0) |
+                            (l->tls ? PG_CONN_TLS : 0)));
     }
 }
 

@@ -1,5 +1,11 @@
 /* listener.h — listening sockets (TCP v4/v6 and UNIX), accept loop, and
- * back-off on EMFILE so a full descriptor table never makes us spin. */
+ * back-off on EMFILE so a full descriptor table never makes us spin.
+ *
+ * Workers (workers.h): the listeners live on worker 0's loop, which
+ * accepts and hands each connection to the worker with the fewest
+ * connections (through its inbox); that worker owns it from then on.
+ * Accepting is a small part of a connection's cost, and one accepting
+ * thread balances the workers exactly, whatever the kernel's timing. */
 #ifndef PG_LISTENER_H
 #define PG_LISTENER_H
 

@@ -4,7 +4,13 @@
  * Signals: SIGTERM/SIGINT stop accepting, send every WebSocket close 1001
  * and exit once every connection is gone or 5 s have passed; SIGHUP
  * reopens the logs and reloads the config (restart-only keys are kept and
- * logged; an invalid file keeps the old config and logs why). */
+ * logged; an invalid file keeps the old config and logs why).
+ *
+ * Workers (workers.h): this thread is worker 0. Every worker ticks its
+ * own connections; worker 0's tick also runs the hub, the journal and the
+ * limits. A signal is handled here; the shutdown reaches the other workers
+ * through their inboxes, and their threads are joined before anything
+ * shared is freed. */
 #include "pg_autoconf.h"
 #include "access_log.h"
 #include "auth.h"
@@ -29,6 +35,8 @@
 #endif
 #include "tls.h"
 #include "util.h"
+#include "workers.h"
+#include "ws_deflate.h"
 #include "ws_transport.h"
 
 
@@ -53,7 +61,7 @@ static struct {
     const char *config_path;     /* NULL: none */
     char **overrides;
     size_t n_overrides;
-    struct event *tick_ev;
+    struct event *tick_ev[PG_WORKERS_MAX];   /* per worker, on its loop */
     struct event *stop_ev;
     uint64_t stop_deadline;
     struct pg_config *cfg;
@@ -124,22 +132,44 @@ static uint64_t tick_interval_ms(const struct pg_config *c)
     return t < 50 ? 50 : t;
 }
 
-static void start_tick(void)
+/* (Re)arms the calling worker's tick at the configured interval. */
+static void start_tick(void *p, uint64_t discard)
 {
+    if (discard)
+        return;
     uint64_t ms = tick_interval_ms(pg_srv.cfg);
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    event_del(run.tick_ev);
-    event_add(run.tick_ev, &tv);
+    event_del(run.tick_ev[pg_worker_self]);
+    event_add(run.tick_ev[pg_worker_self], &tv);
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+PG_LOCKED_EVCB(on_tick)
+
+static void on_tick_locked(evutil_socket_t fd, short what, void *arg)
 {
     uint64_t now = pg_now_ms();
-    pg_hub_tick(now);
-    pg_journal_tick(now);
+    if (pg_worker_self == 0) {
+        pg_hub_tick(now);
+        pg_journal_tick(now);
+        pg_limits_tick(now);
+    }
     pg_conn_tick_all(now);
-    pg_limits_tick(now);
 }
+
+static void worker_start(unsigned w)
+{
+    pg_metrics_thread_init(w);
+    pg_conn_init(pg_worker_base(w));
+    run.tick_ev[w] = event_new(pg_worker_base(w), -1, EV_PERSIST, on_tick, NULL);
+    start_tick(NULL, 0);
+}
+
+/* After worker w's loop ended, on its thread: what its __thread state holds. */
+static void worker_stop(unsigned w)
+{
+    pg_ws_deflate_thread_cleanup();
+}
+
 
 static void raise_nofile(void)
 {
@@ -258,12 +288,17 @@ static void reload(void)
     struct pg_hub_limits lim = hub_limits(fresh);
     pg_hub_set_limits(&lim);
     pg_limits_configure(fresh);
-    start_tick();
+    if (pg_n_workers == 1)
+        start_tick(NULL, 0);
+    else
+        pg_worker_post_all(start_tick, NULL, 0);
     pg_config_free(old);
     pg_log_notice("configuration reloaded");
 }
 
-static void on_stop_check(evutil_socket_t fd, short what, void *arg)
+PG_LOCKED_EVCB(on_stop_check)
+
+static void on_stop_check_locked(evutil_socket_t fd, short what, void *arg)
 {
     if (pg_conn_count() == 0 || pg_now_ms() >= run.stop_deadline)
         event_base_loopbreak(pg_srv.base);
@@ -275,6 +310,15 @@ static void close_http(struct pg_conn *c, void *arg)
         pg_conn_close(c);
 }
 
+/* On each worker: stop accepting, WebSocket close 1001, idle HTTP closed. */
+static void stop_worker(void *p, uint64_t discard)
+{
+    if (discard)
+        return;
+    pg_hub_shutdown();
+    pg_conn_foreach(close_http, NULL);
+}
+
 static void begin_shutdown(int sig)
 {
     if (pg_srv.stopping) {
@@ -284,15 +328,19 @@ static void begin_shutdown(int sig)
     pg_srv.stopping = true;
     pg_log_notice("signal %d: shutting down (%zu connections)", sig, pg_conn_count());
     pg_listener_close_all();
-    pg_hub_shutdown();
-    pg_conn_foreach(close_http, NULL);
+    if (pg_n_workers == 1)
+        stop_worker(NULL, 0);
+    else
+        pg_worker_post_all(stop_worker, NULL, 0);
     run.stop_deadline = pg_now_ms() + SHUTDOWN_GRACE_MS;
     struct timeval tv = {0, 50000};
     run.stop_ev = event_new(pg_srv.base, -1, EV_PERSIST, on_stop_check, NULL);
     event_add(run.stop_ev, &tv);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+PG_LOCKED_EVCB(on_signal)
+
+static void on_signal_locked(evutil_socket_t sig, short what, void *arg)
 {
     if (sig == SIGHUP)
         reload();
@@ -361,7 +409,13 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
-    pg_srv.base = event_base_new();
+    unsigned workers = pg_workers_resolve(run.cfg->workers);
+    if (pg_workers_setup(workers) < 0) {
+        fprintf(stderr, "pushgated: cannot create the event loops of %u workers\n", workers);
+        return 1;
+    }
+    pg_srv.base = pg_workers_new_base();
+    pg_workers_set_main_base(pg_srv.base);
     if (!pg_srv.base) {
         fprintf(stderr, "pushgated: cannot create the event loop\n");
         return 1;
@@ -392,9 +446,6 @@ int main(int argc, char **argv)
         pg_listener_close_all();
         return 2;
     }
-    if (run.cfg->workers > 1)
-        pg_log_notice("workers %llu: this release runs one event loop (multi-threaded fan-out "
-                      "is not implemented yet)", (unsigned long long)run.cfg->workers);
     if (pg_drop_privileges(run.cfg->user, run.cfg->group, err, sizeof err) < 0) {
         pg_log_error("%s", err);
         return 2;
@@ -408,7 +459,8 @@ int main(int argc, char **argv)
         pg_log_warn("running as root: set user and group in the config to drop privileges");
     else if (*run.cfg->user)
         pg_log_info("running as user %s", run.cfg->user);
-    pg_log_notice("pushgated %s started (epoch %s, www_root %s)", PACKAGE_VERSION, pg_hub_epoch(),
+    pg_log_notice("pushgated %s started (epoch %s, %u worker%s, www_root %s)", PACKAGE_VERSION,
+                  pg_hub_epoch(), workers, workers == 1 ? "" : "s",
                   *run.www_root ? run.www_root : "(disabled)");
 
     struct event *sigs[4];
@@ -417,9 +469,14 @@ int main(int argc, char **argv)
         sigs[i] = evsignal_new(pg_srv.base, signums[i], on_signal, NULL);
         event_add(sigs[i], NULL);
     }
-    run.tick_ev = event_new(pg_srv.base, -1, EV_PERSIST, on_tick, NULL);
-    start_tick();
+    run.tick_ev[0] = event_new(pg_srv.base, -1, EV_PERSIST, on_tick, NULL);
+    start_tick(NULL, 0);
+    if (pg_workers_start(worker_start, worker_stop) < 0) {
+        pg_workers_join();
+        return 1;
+    }
     event_base_dispatch(pg_srv.base);
+    pg_workers_join();
 
     pg_spool_stop();
     pg_log_notice("stopped");
@@ -434,7 +491,9 @@ int main(int argc, char **argv)
     pg_hub_free();
     for (int i = 0; signums[i]; i++)
         event_free(sigs[i]);
-    event_free(run.tick_ev);
+    for (unsigned w = 0; w < pg_n_workers; w++)
+        if (run.tick_ev[w])
+            event_free(run.tick_ev[w]);
     if (run.stop_ev)
         event_free(run.stop_ev);
     pg_static_set_root(NULL);
@@ -443,6 +502,7 @@ int main(int argc, char **argv)
     free(run.overrides);
     pg_config_free(run.cfg);
     pg_auth_free();
+    pg_workers_free();
     event_base_free(pg_srv.base);
     return 0;
 }

@@ -68,7 +68,7 @@ struct pg_message *pg_message_new(const char *channel, size_t channel_len,
     m->created_ms = pg_now_ms();
     m->created_wall_ns = pg_wall_ms() * 1000000u;
     m->mem = size;
-    pg_messages_alive++;
+    __atomic_add_fetch(&pg_messages_alive, 1, __ATOMIC_RELAXED);
     return m;
 }
 
@@ -91,12 +91,12 @@ void pg_message_set_id(struct pg_message *m, const char *epoch, uint64_t seq)
 
 void pg_message_unref(struct pg_message *m)
 {
-    if (--m->refs)
+    if (pg_threaded ? __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) : --m->refs)
         return;
     for (int i = 0; i < PG_FORMAT_MAX; i++)
         free(m->enc[i].data);
     free(m->dedup_key);
-    pg_messages_alive--;
+    __atomic_sub_fetch(&pg_messages_alive, 1, __ATOMIC_RELAXED);
     free(m);
 }
 

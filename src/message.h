@@ -4,7 +4,8 @@
  * Invariants (DESIGN I2): after pg_message_new returns, id, channel, event
  * and body never change. Every holder (the store's history, each
  * subscriber's output queue) owns one reference; the last pg_message_unref
- * frees it. Encodings are built at most once per format, in the hub thread,
+ * frees it. With worker threads (workers.h) a message is shared by several
+ * threads, so the count is atomic then (a plain increment with one worker). Encodings are built at most once per format, in the hub thread,
  * before fan-out (pg_message_encode), and are shared by every subscriber
  * that uses that format: a delivery never copies the payload.
  *
@@ -64,9 +65,13 @@ struct pg_message *pg_message_new(const char *channel, size_t channel_len,
                                   const void *body, size_t body_len);
 /* Sets seq and the id string "<epoch>-<seq>". Only before the first encode. */
 void pg_message_set_id(struct pg_message *m, const char *epoch, uint64_t seq);
+extern bool pg_threaded;   /* workers.h */
 static inline struct pg_message *pg_message_ref(struct pg_message *m)
 {
-    m->refs++;
+    if (pg_threaded)
+        __atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
+    else
+        m->refs++;
     return m;
 }
 void pg_message_unref(struct pg_message *m);

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <time.h>
 
-struct pg_metrics pg_metrics;
+__thread struct pg_metrics pg_metrics;
+/* every thread's copy, [0] the main thread's (pg_metrics_sum) */
+static struct pg_metrics *copies[64];
 
 static const struct {
     uint64_t ns;
@@ -73,6 +75,51 @@ void pg_metrics_init(void)
     pg_metrics.store_state = PG_STORE_STATE_UP;
     pg_metrics.store_state_since_ms = pg_metrics.started_wall_ms;
     pg_metrics_clock_refresh();
+    copies[0] = &pg_metrics;
+}
+
+void pg_metrics_thread_init(unsigned w)
+{
+    memset(&pg_metrics, 0, sizeof pg_metrics);
+    pg_metrics_clock_refresh();
+    if (w < PG_ARRAY_LEN(copies))
+        copies[w] = &pg_metrics;
+}
+
+static uint64_t load(const uint64_t *v)
+{
+    return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+#define SUM_ARRAY(field)                                  \
+    for (size_t k = 0; k < PG_ARRAY_LEN(out->field); k++) \
+        out->field[k] += load(&m->field[k])
+
+void pg_metrics_sum(struct pg_metrics *out)
+{
+    const struct pg_metrics *main = copies[0];
+    memset(out, 0, sizeof *out);
+    out->store_backend = main->store_backend;
+    out->store_state = main->store_state;
+    out->store_state_changes = main->store_state_changes;
+    out->store_state_since_ms = main->store_state_since_ms;
+    out->started_wall_ms = main->started_wall_ms;
+    out->started_mono_ms = main->started_mono_ms;
+    for (size_t i = 0; i < PG_ARRAY_LEN(copies); i++) {
+        const struct pg_metrics *m = copies[i];
+        if (!m)
+            continue;
+        SUM_ARRAY(accepted);
+        SUM_ARRAY(subscribes);
+        SUM_ARRAY(published);
+        SUM_ARRAY(publish_refused);
+        SUM_ARRAY(deliveries);
+        SUM_ARRAY(dropped);
+        SUM_ARRAY(latency.bucket);
+        out->latency.count += load(&m->latency.count);
+        out->latency.sum_ns += load(&m->latency.sum_ns);
+        out->bytes_out += load(&m->bytes_out);
+    }
 }
 
 /* ---- updates ---- */
@@ -98,9 +145,9 @@ void pg_metrics_written(uint64_t created_wall_ns)
         pg_metrics_clock_refresh();
     /* the wall clock may step back: clamp rather than wrap */
     uint64_t ns = pg_metrics.clock_ns > created_wall_ns ? pg_metrics.clock_ns - created_wall_ns : 0;
-    h->bucket[pg_latency_bucket(ns)]++;
-    h->count++;
-    h->sum_ns += ns;
+    pg_metrics_add_relaxed(&h->bucket[pg_latency_bucket(ns)], 1);
+    pg_metrics_add_relaxed(&h->count, 1);
+    pg_metrics_add_relaxed(&h->sum_ns, ns);
 }
 
 void pg_metrics_subscribed(const char *transport)
@@ -127,14 +174,17 @@ void pg_metrics_publish_refused(int status)
 
 void pg_metrics_set_store(const char *backend, enum pg_store_state state)
 {
+    /* the store's state lives in the main thread's copy, whichever thread
+     * saw it change (pg_metrics_sum reads it there) */
+    struct pg_metrics *m = copies[0] ? copies[0] : &pg_metrics;
     if ((unsigned)state >= PG_STORE_STATE_COUNT)
         return;
-    if (state != pg_metrics.store_state || strcmp(backend, pg_metrics.store_backend) != 0) {
-        pg_metrics.store_state_changes++;
-        pg_metrics.store_state_since_ms = pg_wall_ms();
+    if (state != m->store_state || strcmp(backend, m->store_backend) != 0) {
+        m->store_state_changes++;
+        m->store_state_since_ms = pg_wall_ms();
     }
-    pg_metrics.store_backend = backend;
-    pg_metrics.store_state = state;
+    m->store_backend = backend;
+    m->store_state = state;
 }
 
 /* ---- exposition writer ---- */

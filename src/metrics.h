@@ -8,11 +8,12 @@
  * (tests/metrics/test_metrics_unit.c).
  *
  * Invariants:
- * - Hot-path updates are a plain increment of a global (inline below): no
- *   lock, no allocation, no syscall. Single-threaded: every update happens
- *   on the main loop. (When `workers N` arrives, make pg_metrics per worker
- *   and sum the copies at render time; the renderer already works on
- *   values only.)
+ * - Hot-path updates are a plain increment (inline below): no lock, no
+ *   allocation, no syscall. pg_metrics is per thread: each worker
+ *   (workers.h) counts in its own copy and pg_metrics_sum adds the copies
+ *   at render time. The counters a flush pass bumps without the process
+ *   lock (bytes out, latency) are written with relaxed atomic stores by
+ *   their one writer, so the sum may read them from another thread.
  * - Counters only grow; gauges come from the snapshot, never from here.
  * - Latency is measured at WRITE time: when the last byte of a queued
  *   message chunk has been handed to the kernel (conn.c), from the
@@ -99,10 +100,16 @@ struct pg_metrics {
     uint64_t started_mono_ms;
 };
 
-extern struct pg_metrics pg_metrics;
+extern __thread struct pg_metrics pg_metrics;
 
-/* Resets every counter and records the start time. Call once at start-up. */
+/* Resets every counter and records the start time. Call once at start-up,
+ * on the main thread (worker 0). */
 void pg_metrics_init(void);
+/* A worker thread's copy (worker w > 0): zeroed and registered for the sum. */
+void pg_metrics_thread_init(unsigned w);
+/* The sum of every worker's copy (store state and start time: worker 0's).
+ * Call holding the process lock. */
+void pg_metrics_sum(struct pg_metrics *out);
 
 /* ---- hot path ---- */
 
@@ -116,9 +123,15 @@ static inline void pg_metrics_drop(enum pg_drop why)
     pg_metrics.dropped[why]++;
 }
 
+/* One writer (this thread), readers elsewhere: a relaxed store, no lock prefix. */
+static inline void pg_metrics_add_relaxed(uint64_t *v, uint64_t n)
+{
+    __atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
 static inline void pg_metrics_bytes_out(uint64_t n)
 {
-    pg_metrics.bytes_out += n;
+    pg_metrics_add_relaxed(&pg_metrics.bytes_out, n);
 }
 
 /* Reads the wall clock into the cache (once per flush pass). */

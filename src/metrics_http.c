@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "server.h"
 #include "util.h"
+#include "workers.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -65,7 +66,7 @@ static uint64_t *conn_row(struct pg_metrics_snapshot *s, const char *listener, c
 
 static void count_conn(struct pg_conn *c, void *arg)
 {
-    const char *listener = (c->flags & PG_CONN_PUBLISH) ? "publish" : "public";
+    const char *listener = c->publish_listener ? "publish" : "public";
     uint64_t *n = conn_row(arg, listener, c->h && c->h->name ? c->h->name : "unknown");
     if (n)
         (*n)++;
@@ -96,14 +97,14 @@ static void snapshot(struct pg_metrics_snapshot *s)
     s->subscriptions = hs.subscriptions;
     s->retained = hs.retained;
     s->retained_bytes = hs.retained_bytes;
-    s->messages_alive = pg_messages_alive;
+    s->messages_alive = __atomic_load_n(&pg_messages_alive, __ATOMIC_RELAXED);
     s->rss_bytes = rss_bytes();
     /* every transport has a line, even at 0, so a dashboard sees it */
     static const char *const kinds[] = {"http", "websocket", "sse", "longpoll"};
     for (size_t i = 0; i < PG_ARRAY_LEN(kinds); i++)
         conn_row(s, "public", kinds[i]);
     conn_row(s, "publish", "http");
-    pg_conn_foreach(count_conn, s);
+    pg_conn_foreach_all(count_conn, s);
     for (int i = 0; i < PG_REFUSE_COUNT && i < PG_METRICS_REFUSALS; i++) {
         s->refusals[i].reason = pg_refusal_name((enum pg_refusal)i);
         s->refusals[i].n = pg_refusal_total((enum pg_refusal)i);
@@ -113,13 +114,28 @@ static void snapshot(struct pg_metrics_snapshot *s)
 
 /* ---- /metrics ---- */
 
+/* Connections owned by each worker thread (workers.h). */
+static void render_workers(struct pg_buf *b)
+{
+    pg_prom_family(b, "pushgate_worker_connections", "gauge",
+                   "Open connections by the worker thread that owns them.");
+    for (unsigned i = 0; i < pg_n_workers; i++) {
+        char l[32];
+        snprintf(l, sizeof l, "worker=\"%u\"", i);
+        pg_prom_sample(b, "pushgate_worker_connections", l, pg_conn_count_worker(i));
+    }
+}
+
 static void serve_metrics(struct pg_request *r)
 {
     struct pg_metrics_snapshot s;
     snapshot(&s);
     struct pg_buf b = {0};
     pg_buf_reserve(&b, 8192);
-    pg_metrics_render(&b, &pg_metrics, &s);
+    struct pg_metrics m;
+    pg_metrics_sum(&m);
+    pg_metrics_render(&b, &m, &s);
+    render_workers(&b);
     pg_req_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", NO_STORE, b.p, b.len);
     pg_buf_free(&b);
 }
@@ -210,9 +226,9 @@ static void status_config(struct pg_buf *b, const struct pg_config *c)
     pg_buf_add(b, "}", 1);
 }
 
-static void status_counts(struct pg_buf *b, const struct pg_metrics_snapshot *s)
+static void status_counts(struct pg_buf *b, const struct pg_metrics_snapshot *s,
+                          const struct pg_metrics *m)
 {
-    const struct pg_metrics *m = &pg_metrics;
     bool f = true;
     pg_buf_adds(b, ",\"counts\":{");
     uint64_t total = 0;
@@ -258,7 +274,9 @@ static void serve_status(struct pg_request *r)
 {
     struct pg_metrics_snapshot s;
     snapshot(&s);
-    const struct pg_metrics *m = &pg_metrics;
+    struct pg_metrics sum;
+    pg_metrics_sum(&sum);
+    const struct pg_metrics *m = &sum;
     struct pg_buf b = {0};
     bool f = true;
     char when[32], cursor[64];
@@ -279,7 +297,7 @@ static void serve_status(struct pg_request *r)
     json_str(&b, "state", pg_store_state_name(m->store_state), &g);
     pg_buf_add(&b, "}", 1);
     status_config(&b, pg_srv.cfg);
-    status_counts(&b, &s);
+    status_counts(&b, &s, m);
     pg_buf_adds(&b, "}\n");
     pg_req_respond(r, 200, "application/json", NO_STORE, b.p, b.len);
     pg_buf_free(&b);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "publish.h"
 #include "util.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -93,7 +94,9 @@ static int drain_one(const char *key)
     return go_on;
 }
 
-static void tick(evutil_socket_t fd, short what, void *arg)
+PG_LOCKED_EVCB(tick)
+
+static void tick_locked(evutil_socket_t fd, short what, void *arg)
 {
     char **keys = NULL;
     char err[512];
@@ -109,7 +112,9 @@ static void tick(evutil_socket_t fd, short what, void *arg)
     arm(n == BATCH && i == n ? 0 : sp.poll_ms);
 }
 
-static void on_inotify(evutil_socket_t fd, short what, void *arg)
+PG_LOCKED_EVCB(on_inotify)
+
+static void on_inotify_locked(evutil_socket_t fd, short what, void *arg)
 {
     char buf[4096];
     bool any = false;

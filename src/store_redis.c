@@ -43,8 +43,31 @@
 #include "redis_script.h"
 #include "store.h"
 #include "util.h"
+#include "workers.h"
 
+#include <hiredis/async.h>
+
+/* The adapter's event callbacks run hiredis (and our reply callbacks)
+ * holding the process lock (workers.h). */
+static void locked_read(redisAsyncContext *ac)
+{
+    pg_lock();
+    redisAsyncHandleRead(ac);
+    pg_unlock();
+}
+
+static void locked_write(redisAsyncContext *ac)
+{
+    pg_lock();
+    redisAsyncHandleWrite(ac);
+    pg_unlock();
+}
+
+#define redisAsyncHandleRead locked_read
+#define redisAsyncHandleWrite locked_write
 #include <hiredis/adapters/libevent.h>
+#undef redisAsyncHandleRead
+#undef redisAsyncHandleWrite
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -473,7 +496,9 @@ static void schedule_retry(void)
     L.backoff_ms = PG_MIN(L.backoff_ms * 2, BACKOFF_MAX_MS);
 }
 
-static void on_retry(evutil_socket_t fd, short what, void *arg)
+PG_LOCKED_EVCB(on_retry)
+
+static void on_retry_locked(evutil_socket_t fd, short what, void *arg)
 {
     if (L.link == LINK_CONNECTING) {
         pg_log_warn("redis pub/sub link: no answer from %s within %d ms (retrying)", R.where, HANDSHAKE_MS);
@@ -485,7 +510,9 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
         async_start();
 }
 
-static void on_kick(evutil_socket_t fd, short what, void *arg)
+PG_LOCKED_EVCB(on_kick)
+
+static void on_kick_locked(evutil_socket_t fd, short what, void *arg)
 {
     if (!L.drop_async)
         return;
@@ -494,7 +521,9 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     schedule_retry();
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+PG_LOCKED_EVCB(on_tick)
+
+static void on_tick_locked(evutil_socket_t fd, short what, void *arg)
 {
     uint64_t now = pg_now_ms();
     if (R.sync && L.link == LINK_SUBSCRIBED)

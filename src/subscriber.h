@@ -51,11 +51,16 @@ struct pg_subscriber {
                                      encoding and handing it more (the client
                                      resumes from the last id it got) */
     bool subscribed;
-    /* Shared store (Redis) only: the store's counter when this subscriber's
-     * replay was read; live messages with seq <= skip_seq were replayed
-     * already and are skipped by the fan-out. Reset to 0 on a new epoch.
-     * Always 0 with the memory store. Zeroed by the transport's calloc. */
+    uint8_t worker;               /* the worker (workers.h) whose thread owns it */
+    /* Messages with seq <= skip_seq are skipped by the fan-out: they were
+     * replayed already, or published before the subscriber came, and may
+     * still be on their way to its worker's inbox. Set by the hub when it
+     * subscribes: the shared store's counter when its replay was read, else
+     * the hub's newest seq. Reset to 0 on a new shared-store epoch. */
     uint64_t skip_seq;
+    /* The hub's delete count when it subscribed: a delete posted to the
+     * worker earlier does not detach it (memory store with workers). */
+    uint64_t attach_deletes;
 };
 
 #endif

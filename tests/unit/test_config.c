@@ -462,7 +462,7 @@ static void test_errors(void)
     fails("history_size -1", "t.conf:1: history_size: '-1' is not a number");
     fails("history_size 10000001", "t.conf:1: history_size: '10000001' is out of range (0 to 10000000)");
     fails("max_channels 0", "t.conf:1: max_channels: '0' must be more than 0");
-    fails("workers 1025", "t.conf:1: workers: '1025' is out of range (0 to 1024)");
+    fails("workers 65", "t.conf:1: workers: '65' is out of range (0 to 64)");
     fails("history_ttl 10x",
           "t.conf:1: history_ttl: '10x' is not a duration (use ms, s, m or h; bare = seconds)");
     fails("history_ttl 0", "t.conf:1: history_ttl: '0' must be more than 0");

@@ -78,8 +78,9 @@ static inline struct event_base *pg_loop(void)
 }
 
 /* Runs fn(p, u) on worker w's thread, holding the lock, after the items
- * posted to w before it. Call holding the lock. u must not be
- * PG_WORK_DISCARD; the hub uses u = 0 and PG_WORK_DISCARD as a flag. */
+ * posted to w before it. Call holding the lock. An item still queued at
+ * exit gets u = PG_WORK_DISCARD instead (it then only releases what p
+ * holds); the hub and main.c post u = 0 and read it as that flag. */
 typedef void (*pg_work_fn)(void *p, uint64_t u);
 void pg_worker_post(unsigned w, pg_work_fn fn, void *p, uint64_t u);
 /* Posts fn to every worker (this one included: it runs from its loop). */

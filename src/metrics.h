@@ -105,7 +105,9 @@ extern __thread struct pg_metrics pg_metrics;
 /* Resets every counter and records the start time. Call once at start-up,
  * on the main thread (worker 0). */
 void pg_metrics_init(void);
-/* A worker thread's copy (worker w > 0): zeroed and registered for the sum. */
+/* A worker thread's copy (worker w > 0): zeroed and registered for the sum
+ * (64 copies at most, as workers.h's PG_WORKERS_MAX). The registration
+ * outlives the thread: sum only while the workers run. */
 void pg_metrics_thread_init(unsigned w);
 /* The sum of every worker's copy (store state and start time: worker 0's).
  * Call holding the process lock. */

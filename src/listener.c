@@ -82,6 +82,7 @@ static bool admit(int cfd, const struct sockaddr_storage *ss)
 
 struct handoff {
     int fd;
+    unsigned worker;
     socklen_t sl;
     uint16_t flags;
     const struct pg_conn_handler *h;
@@ -103,7 +104,7 @@ static void release_slot(const struct sockaddr_storage *ss)
 static void adopt(void *p, uint64_t discard)
 {
     struct handoff *a = p;
-    in_flight[pg_worker_self]--;
+    in_flight[a->worker]--;
     if (discard || pg_srv.stopping) {
         close(a->fd);
         release_slot(&a->ss);
@@ -137,7 +138,7 @@ static void hand_off(int cfd, const struct sockaddr_storage *ss, socklen_t sl,
         return;
     }
     struct handoff *a = pg_xmalloc(sizeof *a);
-    *a = (struct handoff){.fd = cfd, .sl = sl, .flags = flags, .h = h, .ss = *ss};
+    *a = (struct handoff){.fd = cfd, .worker = w, .sl = sl, .flags = flags, .h = h, .ss = *ss};
     in_flight[w]++;
     pg_worker_post(w, adopt, a, 0);
 }

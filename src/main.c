@@ -170,7 +170,6 @@ static void worker_stop(unsigned w)
     pg_ws_deflate_thread_cleanup();
 }
 
-
 static void raise_nofile(void)
 {
     struct rlimit rl;
@@ -310,7 +309,8 @@ static void close_http(struct pg_conn *c, void *arg)
         pg_conn_close(c);
 }
 
-/* On each worker: stop accepting, WebSocket close 1001, idle HTTP closed. */
+/* On each worker (the listeners are closed already): WebSocket close 1001,
+ * idle HTTP connections closed. */
 static void stop_worker(void *p, uint64_t discard)
 {
     if (discard)

@@ -225,25 +225,16 @@ static void encode_for_subscribers(struct pg_channel *c, struct pg_message *m)
     }
 }
 
-static void fanout_item(void *p, uint64_t discard);
-
-/* Hands m to every subscriber of c: directly with one worker, else through
- * the inbox of each worker that has some (see the header). */
-static void fanout(struct pg_channel *c, struct pg_message *m)
+/* m to worker w's subscribers of c, except those it reached already. */
+static void deliver_list(struct pg_channel *c, unsigned w, struct pg_message *m)
 {
-    if (pg_n_workers == 1) {
-        for (struct pg_sublink *l = c->subs[0], *next; l; l = next) {
-            next = l->next;
-            if (m->seq > l->sub->skip_seq) {
-                l->sub->ops->deliver(l->sub, m);
-                hub.delivered += shared != NULL;   /* memory store: counted at publish */
-            }
+    for (struct pg_sublink *l = c->subs[w], *next; l; l = next) {
+        next = l->next;
+        if (m->seq > l->sub->skip_seq) {
+            l->sub->ops->deliver(l->sub, m);
+            hub.delivered += shared != NULL;   /* memory store: counted at publish */
         }
-        return;
     }
-    for (unsigned w = 0; w < pg_n_workers; w++)
-        if (c->subs[w])
-            pg_worker_post(w, fanout_item, pg_message_ref(m), 0);
 }
 
 /* On worker pg_worker_self: m to its own subscribers of m's channel. */
@@ -253,14 +244,21 @@ static void fanout_item(void *p, uint64_t discard)
     struct pg_channel *c = discard ? NULL : find(m->channel, m->channel_len,
                                                  hash_name(m->channel, m->channel_len));
     if (c)
-        for (struct pg_sublink *l = c->subs[pg_worker_self], *next; l; l = next) {
-            next = l->next;
-            if (m->seq > l->sub->skip_seq) {
-                l->sub->ops->deliver(l->sub, m);
-                hub.delivered += shared != NULL;   /* memory store: counted at publish */
-            }
-        }
+        deliver_list(c, pg_worker_self, m);
     pg_message_unref(m);
+}
+
+/* Hands m to every subscriber of c: directly with one worker, else through
+ * the inbox of each worker that has some (see the header). */
+static void fanout(struct pg_channel *c, struct pg_message *m)
+{
+    if (pg_n_workers == 1) {
+        deliver_list(c, 0, m);
+        return;
+    }
+    for (unsigned w = 0; w < pg_n_workers; w++)
+        if (c->subs[w])
+            pg_worker_post(w, fanout_item, pg_message_ref(m), 0);
 }
 
 static int publish_shared(struct pg_message **msgs, size_t n, uint32_t *counts, const char **why);

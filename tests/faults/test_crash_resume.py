@@ -248,12 +248,20 @@ def common_checks(s, after):
     tap.ok(not missing, '%s: every message published after the restart arrives' % s.kind, repr(missing[:5]))
 
 
-def case_journal(d):
-    ch = uniq('crashj')
+def crash_cycle(d, prefix):
+    """Subscribers on a fresh channel from its first id, a stream cut by
+    kill -9, a restart and publishes after it: (start id, subscribers,
+    acknowledged before the kill, published after, restart marks)."""
+    ch = uniq(prefix)
     start = publish(d, ch, 'start')[1]['id']
     subs = start_subs(d, ch, start)
     acked = run_and_kill(d, ch, subs)
     after, marks = restart_and_publish(d, ch, subs)
+    return start, subs, acked, after, marks
+
+
+def case_journal(d):
+    start, subs, acked, after, marks = crash_cycle(d, 'crashj')
     want = dict(acked + after)
     epoch = epoch_of(start)
     tap.ok(all(epoch_of(i) == epoch for i, _ in after), 'with the journal the restart keeps the epoch')
@@ -271,11 +279,7 @@ def case_journal(d):
 
 
 def case_no_journal(d):
-    ch = uniq('crashn')
-    start = publish(d, ch, 'start')[1]['id']
-    subs = start_subs(d, ch, start)
-    acked = run_and_kill(d, ch, subs)
-    after, marks = restart_and_publish(d, ch, subs)
+    start, subs, acked, after, marks = crash_cycle(d, 'crashn')
     old = epoch_of(start)
     tap.ok(after and epoch_of(after[0][0]) != old, 'without the journal the restart is a new epoch')
     for s, mark in zip(subs, marks):

@@ -216,6 +216,24 @@ async def ws_resume(d, ch, cursor, rounds=20):
     return got, notices, rounds, ends
 
 
+def flood_stalled(d, ch, base_kb, kind):
+    """Publishes N_MSGS to ch, whose one subscriber never reads, sampling
+    the daemon's RSS; checks every publish was acknowledged without
+    waiting and the RSS bound. Returns the ids."""
+    poll_until(lambda: (channel_info(d, ch)[1] or {}).get('subscribers') == 1, 2)
+    hwm_valid = reset_hwm(d.pid)
+    sampler = RssSampler(d.pid)
+    sampler.start()
+    ids, slowest, total = publish_all(d, ch)
+    tap.comment('%s: published %d x %d KB in %.2f s (slowest publish %.3f s)'
+                % (kind, len(ids), MSG_SIZE // 1024, total, slowest))
+    tap.is_(len(ids), N_MSGS, '%s: every publish acknowledged' % kind)
+    tap.ok(slowest < T(1), '%s: no publish waited on the stalled subscriber (slowest %.3f s)'
+           % (kind, slowest))
+    check_rss(d, base_kb, sampler, hwm_valid, kind)
+    return ids
+
+
 def case_ws(d, base_kb):
     ch = uniq('slowws')
     req = ('GET /sub/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
@@ -223,16 +241,7 @@ def case_ws(d, base_kb):
            'Sec-WebSocket-Protocol: %s\r\n\r\n' % (ch, V1)).encode()
     s, st, first = slow_socket(d, req)
     tap.is_(st, 101, 'the slow WebSocket subscriber is upgraded')
-    poll_until(lambda: (channel_info(d, ch)[1] or {}).get('subscribers') == 1, 2)
-    hwm_valid = reset_hwm(d.pid)
-    sampler = RssSampler(d.pid)
-    sampler.start()
-    ids, slowest, total = publish_all(d, ch)
-    tap.comment('websocket: published %d x %d KB in %.2f s (slowest publish %.3f s)'
-                % (len(ids), MSG_SIZE // 1024, total, slowest))
-    tap.is_(len(ids), N_MSGS, 'websocket: every publish acknowledged')
-    tap.ok(slowest < T(1), 'websocket: no publish waited on the stalled subscriber (slowest %.3f s)' % slowest)
-    check_rss(d, base_kb, sampler, hwm_valid, 'websocket')
+    ids = flood_stalled(d, ch, base_kb, 'websocket')
     slow = metrics(d).get('pushgate_refusals_total{reason="slow_consumer"}', 0)
     tap.ok(slow >= 1, 'websocket: /metrics counts the slow_consumer refusal (%d)' % slow)
     t0 = time.monotonic()
@@ -299,16 +308,7 @@ def case_sse(d, base_kb):
     req = ('GET /sub/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n' % ch).encode()
     s, st, first = slow_socket(d, req)
     tap.is_(st, 200, 'the slow SSE subscriber gets its stream')
-    poll_until(lambda: (channel_info(d, ch)[1] or {}).get('subscribers') == 1, 2)
-    hwm_valid = reset_hwm(d.pid)
-    sampler = RssSampler(d.pid)
-    sampler.start()
-    ids, slowest, total = publish_all(d, ch)
-    tap.comment('sse: published %d x %d KB in %.2f s (slowest publish %.3f s)'
-                % (len(ids), MSG_SIZE // 1024, total, slowest))
-    tap.is_(len(ids), N_MSGS, 'sse: every publish acknowledged')
-    tap.ok(slowest < T(1), 'sse: no publish waited on the stalled subscriber (slowest %.3f s)' % slowest)
-    check_rss(d, base_kb, sampler, hwm_valid, 'sse')
+    ids = flood_stalled(d, ch, base_kb, 'sse')
     slow = metrics(d).get('pushgate_refusals_total{reason="slow_consumer"}', 0)
     tap.ok(slow >= 2, 'sse: /metrics counts the slow_consumer refusal (%d in all)' % slow)
     cut = poll_until(lambda: (channel_info(d, ch)[1] or {}).get('subscribers') == 0

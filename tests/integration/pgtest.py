@@ -83,7 +83,7 @@ __all__ = [
     'OP_CONT', 'OP_TEXT', 'OP_BINARY', 'OP_CLOSE', 'OP_PING', 'OP_PONG',
     'ws_connect', 'recv', 'recv_json', 'recv_msg', 'recv_n', 'silence',
     'wait_close', 'run', 'poll_until', 'seq_of', 'epoch_of', 'uniq',
-    'websockets', 'V1', 'require_websockets',
+    'websockets', 'V1', 'require_websockets', 'recv_replies',
 ]
 
 TIME_FACTOR = float(os.environ.get('PG_TIME_FACTOR') or 1)
@@ -633,6 +633,30 @@ def parse_http_response(data):
         k, _, v = line.partition(':')
         headers[k.strip().lower()] = v.strip()
     return (int(m.group(1)) if m else 0), headers, body
+
+
+def recv_replies(sock, n, timeout, settle=False):
+    """Reads from sock until n HTTP/1.1 status lines have arrived, the peer
+    closes, or timeout seconds pass; with settle, then waits a moment for
+    the rest of the last body. Returns the bytes read."""
+    data, deadline = b'', time.monotonic() + timeout
+    while data.count(b'HTTP/1.1 ') < n and time.monotonic() < deadline:
+        sock.settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+    if settle:
+        time.sleep(0.1)
+        try:
+            sock.settimeout(0.2)
+            data += sock.recv(65536)
+        except (socket.timeout, OSError):
+            pass
+    return data
 
 
 def raw_http(port, data, timeout=3, read_body=True, unix=None):

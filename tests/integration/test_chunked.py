@@ -19,26 +19,6 @@ def chunked(body, piece):
     return out + b'0\r\nX-Trailer: t\r\n\r\n'
 
 
-def read_replies(s, n, timeout):
-    data, deadline = b'', time.monotonic() + timeout
-    while data.count(b'HTTP/1.1 ') < n and time.monotonic() < deadline:
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            break
-        if not chunk:
-            break
-        data += chunk
-    # wait for the last body too
-    time.sleep(0.1)
-    try:
-        s.settimeout(0.2)
-        data += s.recv(65536)
-    except (socket.timeout, OSError):
-        pass
-    return data
-
-
 def main():
     with Daemon(max_message_size=262144) as d:
         ch = uniq('chunk')
@@ -52,7 +32,7 @@ def main():
             if i % 30000 == 0:
                 time.sleep(0.01)
         s.sendall(b'GET /pub/%s HTTP/1.1\r\nHost: x\r\n\r\n' % ch.encode())   # pipelined
-        data = read_replies(s, 2, T(10))
+        data = recv_replies(s, 2, T(10), settle=True)
         s.close()
         took = time.monotonic() - t0
         tap.ok(data.startswith(b'HTTP/1.1 202'), 'a chunked publish sent in ~140 pieces is accepted (202)',
@@ -74,7 +54,7 @@ def main():
         big = b'y' * 300000
         s = socket.create_connection(('127.0.0.1', d.pub_port), timeout=T(5))
         s.sendall(head + chunked(big, 4096))
-        data = read_replies(s, 1, T(5))
+        data = recv_replies(s, 1, T(5), settle=True)
         s.close()
         tap.ok(data.startswith(b'HTTP/1.1 413'), 'a chunked body over max_message_size gets 413',
                repr(data[:120]))
